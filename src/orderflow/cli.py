@@ -1,0 +1,172 @@
+"""The ``orderflow`` command: server, worker, submit, status, demo, audit, legacy."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+
+from orderflow.cli_batch import demo, legacy
+from orderflow.cli_common import (
+    InventoryRate,
+    LostShare,
+    PaymentRate,
+    Seed,
+    ShippingRate,
+    run_async,
+    settings_with,
+    setup_logging,
+)
+
+app = typer.Typer(
+    help="Order processing on Temporal: a six-step saga with real state and fault injection.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.command()
+def server() -> None:
+    """Run the embedded Temporal dev server (SQLite-persisted, 127.0.0.1, UI on 8233)."""
+    from orderflow.devserver import DevServer, DevServerError
+
+    settings = settings_with()
+    try:
+        dev = DevServer(settings)
+        typer.echo(f"Temporal dev server on {settings.temporal_address}; UI {settings.ui_url}")
+        typer.echo(f"State persisted in {settings.temporal_db}. Ctrl-C stops it.")
+        raise typer.Exit(dev.run_foreground())
+    except DevServerError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(1) from err
+
+
+@app.command()
+def worker(
+    task_queue: Annotated[str | None, typer.Option(help="Task queue to poll.")] = None,
+    namespace: Annotated[str | None, typer.Option(help="Temporal namespace.")] = None,
+    payment_failure_rate: PaymentRate = None,
+    inventory_failure_rate: InventoryRate = None,
+    shipping_failure_rate: ShippingRate = None,
+    lost_response_share: LostShare = None,
+    seed: Seed = None,
+) -> None:
+    """Run a worker: the order workflow and its activities (TEMPORAL_ADDRESS, default local)."""
+    from orderflow.temporal_client import connect
+    from orderflow.worker import run_worker
+
+    setup_logging()
+    settings = settings_with(
+        task_queue=task_queue,
+        temporal_namespace=namespace,
+        payment_failure_rate=payment_failure_rate,
+        inventory_failure_rate=inventory_failure_rate,
+        shipping_failure_rate=shipping_failure_rate,
+        lost_response_share=lost_response_share,
+        seed=seed,
+    )
+
+    async def main() -> int:
+        try:
+            client = await connect(settings)
+        except RuntimeError as err:
+            typer.echo(
+                f"error: cannot reach Temporal at {settings.temporal_address}: {err}", err=True
+            )
+            return 1
+        await run_worker(settings, client)
+        return 0
+
+    run_async(main)
+
+
+@app.command()
+def submit(
+    file: Annotated[Path, typer.Argument(help="Order JSON file ('-' reads standard input).")],
+    wait: Annotated[bool, typer.Option(help="Wait for the outcome and print it.")] = True,
+) -> None:
+    """Submit one order from a JSON file; submitting the same order id twice is safe."""
+    from orderflow.domain.models import Order
+    from orderflow.temporal_client import connect, order_options, start_order
+
+    settings = settings_with()
+    text = sys.stdin.read() if str(file) == "-" else file.read_text()
+    try:
+        order = Order.model_validate_json(text)
+    except ValidationError as err:
+        for problem in err.errors():
+            where = ".".join(str(part) for part in problem["loc"]) or "order"
+            typer.echo(f"invalid order: {where}: {problem['msg']}", err=True)
+        raise typer.Exit(2) from err
+
+    async def main() -> int:
+        client = await connect(settings)
+        handle = await start_order(client, order, settings.task_queue, order_options(settings))
+        typer.echo(f"order {order.order_id} submitted as workflow {handle.id}")
+        if wait:
+            result = await handle.result()
+            typer.echo(result.model_dump_json(indent=2))
+        return 0
+
+    run_async(main)
+
+
+@app.command()
+def status(order_id: Annotated[str, typer.Argument(help="The order id.")]) -> None:
+    """Show an order's status, current step, attempts and compensations."""
+    from temporalio.service import RPCError
+
+    from orderflow.temporal_client import connect, workflow_id
+    from orderflow.workflows.order import OrderWorkflow
+
+    settings = settings_with()
+
+    async def main() -> int:
+        client = await connect(settings)
+        handle = client.get_workflow_handle_for(OrderWorkflow.run, workflow_id(order_id))
+        try:
+            state = await handle.query(OrderWorkflow.status)
+        except RPCError as err:
+            typer.echo(f"error: order {order_id}: {err.message}", err=True)
+            return 1
+        typer.echo(state.model_dump_json(indent=2))
+        return 0
+
+    run_async(main)
+
+
+@app.command()
+def audit(
+    prefix: Annotated[str | None, typer.Option(help="Only orders whose id starts so.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Cross-check the database's invariants; exit status 1 if any is violated."""
+    from orderflow.store.audit import run_audit
+    from orderflow.worker import build_store
+
+    store = build_store(settings_with())
+    report = run_audit(store.engine, order_prefix=prefix)
+    if as_json:
+        typer.echo(json.dumps(report.summary(), default=str))
+    else:
+        typer.echo(
+            f"audit of {report.orders_checked} order(s): {report.complete} complete, "
+            f"{report.clean} clean, {len(report.violations)} violation(s)"
+        )
+        for violation in report.violations:
+            typer.echo(f"  ! {violation}")
+    raise typer.Exit(0 if report.ok else 1)
+
+
+app.command()(demo)
+app.command()(legacy)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

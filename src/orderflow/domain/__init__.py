@@ -1,0 +1,1 @@
+"""Pure domain: orders, money, pricing, validation, statuses. No I/O, no Temporal."""

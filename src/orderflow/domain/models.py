@@ -1,0 +1,162 @@
+"""Order models. Pydantic models so Temporal's pydantic converter carries them (and Decimal)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from enum import Enum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ServiceLevel(str, Enum):
+    """How fast the customer wants the goods."""
+
+    STANDARD = "standard"
+    EXPRESS = "express"
+
+
+class LineItem(BaseModel):
+    """One line as the customer asked for it. Rules are checked by ``validation``."""
+
+    model_config = ConfigDict(frozen=True)
+
+    sku: str
+    quantity: int = Field(strict=True)
+
+
+class Address(BaseModel):
+    """Where to ship. Empty strings are allowed here and rejected by validation."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str = ""
+    line1: str = ""
+    city: str = ""
+    postal_code: str = ""
+    country: str = ""
+
+
+class Order(BaseModel):
+    """An order as submitted: what, where, and how it is paid."""
+
+    model_config = ConfigDict(frozen=True)
+
+    order_id: str
+    customer_id: str = ""
+    items: list[LineItem] = Field(default_factory=list)
+    address: Address = Field(default_factory=Address)
+    payment_token: str = ""
+    service_level: ServiceLevel = ServiceLevel.STANDARD
+
+
+class Product(BaseModel):
+    """A catalog entry: price in the shop currency, weight for the carrier."""
+
+    model_config = ConfigDict(frozen=True)
+
+    sku: str
+    name: str
+    unit_price: Decimal
+    weight_grams: int
+
+
+class PricedLine(BaseModel):
+    """A validated line with the catalog's price at validation time."""
+
+    model_config = ConfigDict(frozen=True)
+
+    sku: str
+    quantity: int = Field(strict=True)
+    unit_price: Decimal
+    weight_grams: int
+
+    @property
+    def amount(self) -> Decimal:
+        """Line amount (unit price times quantity), exact."""
+        return self.unit_price * self.quantity
+
+
+class ValidatedOrder(BaseModel):
+    """The order after validation: every line known to the catalog and priced."""
+
+    model_config = ConfigDict(frozen=True)
+
+    order: Order
+    lines: list[PricedLine]
+
+
+class OrderTotal(BaseModel):
+    """What the customer pays, in cents."""
+
+    model_config = ConfigDict(frozen=True)
+
+    subtotal: Decimal
+    shipping_fee: Decimal
+    tax: Decimal
+    total: Decimal
+
+
+class Receipt(BaseModel):
+    """What a service call returned. ``attempt`` says which try produced it (1 = first)."""
+
+    attempt: int = 1
+
+
+class PaymentReceipt(Receipt):
+    """A charge recorded in the ledger."""
+
+    order_id: str
+    reference: str
+    amount: Decimal
+
+
+class RefundReceipt(Receipt):
+    """What a refund gave back; ``amount`` is 0 when nothing had been charged."""
+
+    order_id: str
+    amount: Decimal
+
+
+class ReservedLine(BaseModel):
+    """Units of one SKU held for an order."""
+
+    sku: str
+    quantity: int
+
+
+class ReservationReceipt(Receipt):
+    """Every line of an order held in stock."""
+
+    order_id: str
+    lines: list[ReservedLine]
+
+
+class ReleaseReceipt(Receipt):
+    """Units put back on the shelf; 0 when nothing was held."""
+
+    order_id: str
+    units: int
+
+
+class ShippingQuote(Receipt):
+    """The carrier's plan for a parcel: what it costs us and when it arrives."""
+
+    order_id: str
+    service_level: ServiceLevel
+    weight_grams: int
+    cost: Decimal
+    estimated_days: int
+
+
+class ShipmentReceipt(Receipt):
+    """A booked shipment."""
+
+    order_id: str
+    tracking_number: str
+
+
+class CancelShipmentReceipt(Receipt):
+    """Whether a booked shipment was cancelled (False: none had been booked)."""
+
+    order_id: str
+    cancelled: bool

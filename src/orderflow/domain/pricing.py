@@ -1,0 +1,57 @@
+"""Order totals: pure, deterministic arithmetic on Decimal (runs inside the workflow).
+
+Rules (documented in the README):
+- subtotal = sum of unit price x quantity, exact;
+- shipping fee from ``SHIPPING_RATES`` by service level and parcel weight; standard
+  shipping is free from ``FREE_SHIPPING_FROM`` subtotal;
+- tax = ``TAX_RATE`` of (subtotal + shipping fee), rounded half-up to cents;
+- total = subtotal + shipping fee + tax.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+
+from orderflow.domain.models import OrderTotal, PricedLine, ServiceLevel
+from orderflow.domain.money import to_cents
+
+TAX_RATE = Decimal("0.08")
+FREE_SHIPPING_FROM = Decimal("100.00")
+
+#: (max parcel weight in grams, fee) brackets per service level; the last bracket is open.
+SHIPPING_RATES: dict[ServiceLevel, tuple[tuple[int | None, Decimal], ...]] = {
+    ServiceLevel.STANDARD: (
+        (500, Decimal("4.90")),
+        (2000, Decimal("7.90")),
+        (None, Decimal("12.90")),
+    ),
+    ServiceLevel.EXPRESS: (
+        (500, Decimal("14.90")),
+        (2000, Decimal("19.90")),
+        (None, Decimal("29.90")),
+    ),
+}
+
+
+def parcel_weight(lines: Sequence[PricedLine]) -> int:
+    """Total weight in grams of the goods in ``lines``."""
+    return sum(line.weight_grams * line.quantity for line in lines)
+
+
+def shipping_fee(level: ServiceLevel, weight_grams: int, subtotal: Decimal) -> Decimal:
+    """The fee the customer pays for shipping, from the rate table."""
+    if level is ServiceLevel.STANDARD and subtotal >= FREE_SHIPPING_FROM:
+        return Decimal("0.00")
+    for max_weight, fee in SHIPPING_RATES[level]:
+        if max_weight is None or weight_grams <= max_weight:
+            return fee
+    raise AssertionError("the rate table's last bracket is open")  # pragma: no cover
+
+
+def price_order(lines: Sequence[PricedLine], level: ServiceLevel) -> OrderTotal:
+    """Subtotal, shipping fee, tax and total for validated lines."""
+    subtotal = to_cents(sum((line.amount for line in lines), Decimal("0")))
+    fee = shipping_fee(level, parcel_weight(lines), subtotal)
+    tax = to_cents((subtotal + fee) * TAX_RATE)
+    return OrderTotal(subtotal=subtotal, shipping_fee=fee, tax=tax, total=subtotal + fee + tax)

@@ -1,0 +1,31 @@
+"""Order statuses as the outside world sees them."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+
+class OrderStatus(str, Enum):
+    """Where an order is in its life. The last four are terminal."""
+
+    RECEIVED = "RECEIVED"
+    VALIDATED = "VALIDATED"
+    PAID = "PAID"
+    RESERVED = "RESERVED"
+    SHIPPING_QUOTED = "SHIPPING_QUOTED"
+    SHIPPED = "SHIPPED"
+    COMPENSATING = "COMPENSATING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+    NEEDS_ATTENTION = "NEEDS_ATTENTION"
+
+    @property
+    def terminal(self) -> bool:
+        """True once the order will not change by itself any more."""
+        return self in TERMINAL
+
+
+TERMINAL = frozenset(
+    {OrderStatus.COMPLETED, OrderStatus.FAILED, OrderStatus.CANCELLED, OrderStatus.NEEDS_ATTENTION}
+)

@@ -1,0 +1,1 @@
+"""The spec's starting point, kept on purpose to show what naive order code leaves behind."""

@@ -1,0 +1,95 @@
+"""The run summary shared by ``demo`` and ``legacy``: tally, human table, JSON line."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from orderflow.store.audit import AuditReport
+
+
+class RunReport(BaseModel):
+    """What a batch of orders came to."""
+
+    mode: str
+    batch: str
+    orders: int = 0
+    completed: int = 0
+    failed: int = 0
+    compensated: int = 0
+    needs_attention: int = 0
+    cancelled: int = 0
+    lost: int = 0
+    retries: int = 0
+    failure_reasons: dict[str, int] = Field(default_factory=dict)
+    seconds: float = 0.0
+    audit: dict[str, Any] = Field(default_factory=dict)
+    ui_url: str | None = None
+
+    def count_reason(self, reason: str) -> None:
+        """Tally a failure reason by its error type (the part before the message)."""
+        parts = reason.split(":", 2)
+        key = f"{parts[1].strip()} at {parts[0]}" if len(parts) == 3 else reason
+        counts = Counter(self.failure_reasons)
+        counts[key] += 1
+        self.failure_reasons = dict(counts)
+
+    def progress_line(self, done: int) -> str:
+        """One line of live progress."""
+        return (
+            f"  progress {done}/{self.orders}: completed {self.completed} | failed {self.failed}"
+            f" | compensated {self.compensated} | needs attention {self.needs_attention}"
+            f" | retries {self.retries}"
+        )
+
+    def attach_audit(self, audit: AuditReport, extra: list[str]) -> None:
+        """Record the audit verdict plus cross-check violations found by the runner."""
+        violations = [*audit.violations, *extra]
+        self.audit = {
+            "ok": not violations,
+            "violations": violations,
+            "orders_checked": audit.orders_checked,
+            "duplicate_charges": audit.duplicate_charges,
+            "orphaned_charges": audit.orphaned_charges,
+            "orphaned_reservations": audit.orphaned_reservations,
+            "oversold_units": audit.oversold_units,
+        }
+
+    def table(self) -> str:
+        """A plain-text summary table."""
+        rate = self.orders / self.seconds if self.seconds else 0.0
+        rows = [
+            ("orders", self.orders),
+            ("completed", self.completed),
+            ("failed", self.failed),
+            ("  of which compensated", self.compensated),
+            ("needs attention", self.needs_attention),
+            ("lost (no final state)", self.lost),
+            ("retries", self.retries),
+            ("seconds", f"{self.seconds:.1f} ({rate:.1f} orders/s)"),
+            ("duplicate charges", self.audit.get("duplicate_charges", "?")),
+            ("charged but not shipped", self.audit.get("orphaned_charges", "?")),
+            ("stock held for failed orders", self.audit.get("orphaned_reservations", "?")),
+            ("audit", "clean" if self.audit.get("ok") else "VIOLATIONS"),
+        ]
+        width = max(len(label) for label, _ in rows)
+        lines = [f"{self.mode} summary (batch {self.batch})", "-" * (width + 24)]
+        lines += [f"{label:<{width}}  {value}" for label, value in rows]
+        if self.failure_reasons:
+            lines.append(
+                "failure reasons: "
+                + ", ".join(f"{reason} x{n}" for reason, n in sorted(self.failure_reasons.items()))
+            )
+        violations = self.audit.get("violations", [])
+        for violation in violations[:10]:
+            lines.append(f"  ! {violation}")
+        if len(violations) > 10:
+            lines.append(f"  ! ... and {len(violations) - 10} more")
+        return "\n".join(lines)
+
+    def json_line(self) -> str:
+        """The machine-readable last line of ``--json`` output."""
+        return json.dumps(self.model_dump(mode="json"), sort_keys=True)

@@ -1,0 +1,1 @@
+"""The simulated outside world: payment gateway, inventory system, shipping carrier."""

@@ -1,0 +1,113 @@
+"""Table definitions. Money is stored as integer cents and read back as Decimal."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    DateTime,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    func,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+
+from orderflow.domain.money import CENT
+
+
+class Money(TypeDecorator[Decimal]):
+    """Decimal in Python, exact integer cents in the database (SQLite has no decimal type)."""
+
+    impl = BigInteger
+    cache_ok = True
+
+    def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> int | None:
+        if value is None:
+            return None
+        cents = value / CENT
+        if cents != cents.to_integral_value():
+            raise ValueError(f"amount {value} has more than two decimal places")
+        return int(cents)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        if value is None:
+            return None
+        return (Decimal(int(value)) * CENT).quantize(CENT)
+
+
+metadata = MetaData()
+
+products = Table(
+    "products",
+    metadata,
+    Column("sku", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("unit_price", Money, nullable=False),
+    Column("weight_grams", Integer, nullable=False),
+)
+
+stock = Table(
+    "stock",
+    metadata,
+    Column("sku", String(64), ForeignKey("products.sku"), primary_key=True),
+    # Every unit ever put on the shelf; conservation: initial = available + held.
+    Column("initial", Integer, nullable=False, default=0),
+    Column("available", Integer, nullable=False, default=0),
+    CheckConstraint("available >= 0", name="stock_available_not_negative"),
+)
+
+# One row per order that touched the outside world; side effects lock it so a step and
+# its compensation for the same order never interleave (a row lock on PostgreSQL).
+orders = Table(
+    "orders",
+    metadata,
+    Column("order_id", String(64), primary_key=True),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # Compensation tombstones: once set, a late retry of the step must not act.
+    Column("refunded", Boolean, nullable=False, default=False),
+    Column("released", Boolean, nullable=False, default=False),
+    Column("shipment_cancelled", Boolean, nullable=False, default=False),
+)
+
+reservations = Table(
+    "reservations",
+    metadata,
+    Column("order_id", String(64), ForeignKey("orders.order_id"), primary_key=True),
+    Column("sku", String(64), ForeignKey("products.sku"), primary_key=True),
+    Column("quantity", Integer, nullable=False),
+    Column("status", String(16), nullable=False),  # held | released
+    CheckConstraint("quantity >= 0", name="reservation_quantity_not_negative"),
+)
+
+payments = Table(
+    "payments",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("order_id", String(64), ForeignKey("orders.order_id"), nullable=False, index=True),
+    Column("kind", String(16), nullable=False),  # charge | refund
+    Column("amount", Money, nullable=False),
+    Column("idempotency_key", String(128), nullable=False, unique=True),
+    Column("reference", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    CheckConstraint("amount >= 0", name="payment_amount_not_negative"),
+)
+
+shipments = Table(
+    "shipments",
+    metadata,
+    Column("order_id", String(64), ForeignKey("orders.order_id"), primary_key=True),
+    Column("tracking_number", String(64), nullable=True),
+    Column("service_level", String(16), nullable=False),
+    Column("cost", Money, nullable=False),
+    Column("status", String(16), nullable=False),  # booked | cancelled
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)

@@ -1,0 +1,1 @@
+"""The Temporal layer: the order workflow, its saga and its activities."""

@@ -1,0 +1,183 @@
+"""Activities: thin methods that call the services and translate their errors.
+
+Transient service faults become retryable ``ApplicationError``s (Temporal retries them by
+the workflow's RetryPolicy); business errors become non-retryable ones typed by name. Every
+side effect is idempotent on (order id, step), so a retry after a lost response is safe.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TypeVar
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
+
+from orderflow.domain.errors import BusinessError, InvalidOrder
+from orderflow.domain.models import (
+    CancelShipmentReceipt,
+    Order,
+    PaymentReceipt,
+    Receipt,
+    RefundReceipt,
+    ReleaseReceipt,
+    ReservationReceipt,
+    ShipmentReceipt,
+    ShippingQuote,
+    ValidatedOrder,
+)
+from orderflow.domain.validation import validate_order
+from orderflow.services.faults import ServiceUnavailable
+from orderflow.services.simulated import InventorySystem, PaymentGateway, ShippingCarrier
+from orderflow.store.repository import Store
+from orderflow.workflows.messages import (
+    CompensationRequest,
+    PaymentRequest,
+    QuoteRequest,
+    ReserveRequest,
+    ShipmentRequest,
+)
+
+log = logging.getLogger("orderflow.activities")
+R = TypeVar("R", bound=Receipt)
+
+
+def idempotency_key(order_id: str, step: str) -> str:
+    """The key that makes a step's side effect happen at most once per order."""
+    return f"{order_id}:{step}"
+
+
+def _attempt_label() -> str:
+    info = activity.info()
+    limit = info.retry_policy.maximum_attempts if info.retry_policy else 0
+    return f"attempt {info.attempt} of {limit}" if limit else f"attempt {info.attempt}"
+
+
+def _call(order_id: str, what: str, call: Callable[[], R]) -> R:
+    """Run a service call; translate its errors for Temporal and log what users watch for."""
+    info = activity.info()
+    try:
+        receipt = call()
+    except ServiceUnavailable as err:
+        limit = info.retry_policy.maximum_attempts if info.retry_policy else 0
+        then = "retries exhausted" if limit and info.attempt >= limit else "Temporal will retry"
+        log.warning("order %s: %s failed: %s (%s); %s", order_id, what, err, _attempt_label(), then)
+        raise ApplicationError(
+            str(err),
+            {"attempt": info.attempt, "fault": err.fault.value},
+            type="ServiceUnavailable",
+            # Expected noise: keep the SDK from logging a traceback for every injected fault.
+            category=ApplicationErrorCategory.BENIGN,
+        ) from err
+    except BusinessError as err:
+        log.info("order %s: %s refused: %s", order_id, what, err)
+        raise ApplicationError(
+            str(err),
+            {"attempt": info.attempt},
+            type=err.type_name,
+            non_retryable=True,
+            category=ApplicationErrorCategory.BENIGN,
+        ) from err
+    if info.attempt > 1:
+        log.info("order %s: %s succeeded on %s", order_id, what, _attempt_label())
+    return receipt.model_copy(update={"attempt": info.attempt})
+
+
+class OrderActivities:
+    """The order's activities, bound to the store and the (simulated) services."""
+
+    def __init__(
+        self,
+        store: Store,
+        gateway: PaymentGateway,
+        inventory: InventorySystem,
+        carrier: ShippingCarrier,
+    ) -> None:
+        self.store = store
+        self.gateway = gateway
+        self.inventory = inventory
+        self.carrier = carrier
+
+    @activity.defn(name="validate_order")
+    def validate_order(self, order: Order) -> ValidatedOrder:
+        """Check the order against the catalog and the rules; price its lines."""
+        try:
+            return validate_order(order, self.store.catalog())
+        except InvalidOrder as err:
+            log.info("order %s: invalid: %s", order.order_id, err)
+            raise ApplicationError(
+                str(err),
+                {"field": err.field, "rule": err.rule},
+                type=err.type_name,
+                non_retryable=True,
+                category=ApplicationErrorCategory.BENIGN,
+            ) from err
+
+    @activity.defn(name="process_payment")
+    def process_payment(self, req: PaymentRequest) -> PaymentReceipt:
+        """Charge the customer once (idempotency key: order id + step)."""
+        key = idempotency_key(req.order_id, "payment")
+        return _call(
+            req.order_id,
+            f"charge of {req.amount}",
+            lambda: self.gateway.charge(req.order_id, req.amount, req.payment_token, key),
+        )
+
+    @activity.defn(name="reserve_inventory")
+    def reserve_inventory(self, req: ReserveRequest) -> ReservationReceipt:
+        """Hold every line of the order, all or nothing."""
+        return _call(
+            req.order_id,
+            "stock reservation",
+            lambda: self.inventory.reserve(req.order_id, req.lines),
+        )
+
+    @activity.defn(name="calculate_shipping")
+    def calculate_shipping(self, req: QuoteRequest) -> ShippingQuote:
+        """Ask the carrier for a quote for the reserved goods."""
+        return _call(
+            req.order_id,
+            "shipping quote",
+            lambda: self.carrier.quote(req.order_id, req.lines, req.service_level),
+        )
+
+    @activity.defn(name="schedule_shipment")
+    def schedule_shipment(self, req: ShipmentRequest) -> ShipmentReceipt:
+        """Book the shipment; returns its tracking number."""
+        return _call(
+            req.order_id, "shipment booking", lambda: self.carrier.book(req.order_id, req.quote)
+        )
+
+    # -- compensations ----------------------------------------------------------------------
+
+    @activity.defn(name="refund_payment")
+    def refund_payment(self, req: CompensationRequest) -> RefundReceipt:
+        """Compensation: refund what was charged (nothing if nothing was)."""
+        key = idempotency_key(req.order_id, "refund")
+        return _call(req.order_id, "refund", lambda: self.gateway.refund(req.order_id, key))
+
+    @activity.defn(name="release_inventory")
+    def release_inventory(self, req: CompensationRequest) -> ReleaseReceipt:
+        """Compensation: put held stock back on the shelf."""
+        return _call(req.order_id, "stock release", lambda: self.inventory.release(req.order_id))
+
+    @activity.defn(name="cancel_shipment")
+    def cancel_shipment(self, req: CompensationRequest) -> CancelShipmentReceipt:
+        """Compensation: cancel a booked shipment."""
+        return _call(
+            req.order_id, "shipment cancellation", lambda: self.carrier.cancel(req.order_id)
+        )
+
+    def all(self) -> list[Callable[..., object]]:
+        """Every activity, for worker registration."""
+        return [
+            self.validate_order,
+            self.process_payment,
+            self.reserve_inventory,
+            self.calculate_shipping,
+            self.schedule_shipment,
+            self.refund_payment,
+            self.release_inventory,
+            self.cancel_shipment,
+        ]
