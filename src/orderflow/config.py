@@ -36,7 +36,7 @@ class Settings(BaseSettings):
     seed: int | None = None
 
     max_attempts: int = Field(default=3, ge=1)
-    compensation_max_attempts: int = Field(default=10, ge=1)
+    compensation_max_attempts: int = Field(default=20, ge=1)
     activity_threads: int = Field(default=32, ge=1)
 
     @field_validator("data_dir")

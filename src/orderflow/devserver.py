@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -86,15 +88,50 @@ class DevServer:
         self.settings = settings
         self.process: subprocess.Popen[bytes] | None = None
 
-    def start(self, log_path: Path | None = None) -> None:
-        """Start the server in the background and wait until it accepts connections."""
+    @property
+    def pid_file(self) -> Path:
+        """Where a detached server's process id is kept."""
+        return self.settings.data_dir / "temporal.pid"
+
+    def start(self, *, detach: bool = False) -> None:
+        """Start the server in the background and wait until it accepts connections.
+
+        ``detach`` puts it in its own session so it outlives this process (``make demo``
+        leaves it running for the Web UI); its pid goes to ``pid_file``.
+        """
         command = dev_server_command(self.settings)  # also creates the data directory
-        log_file = open(log_path or self.settings.data_dir / "temporal-server.log", "ab")  # noqa: SIM115
-        self.process = subprocess.Popen(
-            command, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
-        )
-        log_file.close()
+        log_path = self.settings.data_dir / "temporal-server.log"
+        with open(log_path, "ab") as log_file:
+            self.process = subprocess.Popen(
+                command,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=detach,
+            )
+        if detach:
+            self.pid_file.write_text(str(self.process.pid))
         self.wait_ready()
+
+    def stop_detached(self) -> bool:
+        """Stop a server started with ``detach``; False if none was recorded."""
+        if not self.pid_file.exists():
+            return False
+        pid = int(self.pid_file.read_text().strip() or 0)
+        self.pid_file.unlink()
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            return False
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return True
+            time.sleep(0.1)
+        os.kill(pid, signal.SIGKILL)
+        return True
 
     def wait_ready(self, timeout: float = 30.0) -> None:
         """Poll the frontend port until it answers (or the process dies)."""

@@ -39,7 +39,7 @@ class OrderOptions(BaseModel):
     # Compensations must not give up easily: more attempts, longer back-off.
     compensations: RetryOptions = Field(
         default_factory=lambda: RetryOptions(
-            max_attempts=10, initial_interval_ms=500, backoff=2.0, max_interval_ms=10_000
+            max_attempts=20, initial_interval_ms=500, backoff=2.0, max_interval_ms=10_000
         )
     )
 

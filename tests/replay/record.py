@@ -1,0 +1,69 @@
+"""Record workflow histories for the replay tests.
+
+Run after a *deliberate* change to the order workflow's shape (and keep the old files):
+    PYTHONPATH=. .venv/bin/python -m tests.replay.record v1
+Every file under histories/ is replayed against the current code by test_replay.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import tempfile
+import uuid
+from pathlib import Path
+
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from orderflow.devserver import temporal_binary
+from orderflow.domain.catalog import CATALOG
+from orderflow.domain.models import LineItem
+from orderflow.services.faults import Fault, ScriptedFaults
+from orderflow.store import Store, make_engine
+from orderflow.temporal_client import start_order
+from tests.workflow.conftest import FAST, make_activities, worker_for
+from tests.workflow.helpers import an_order
+
+HERE = Path(__file__).parent / "histories"
+
+
+async def record(tag: str) -> None:
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=str(temporal_binary()), data_converter=pydantic_data_converter
+    )
+    store = Store(make_engine(f"sqlite:///{tempfile.mkdtemp()}/replay.db"))
+    store.create_schema()
+    store.seed_catalog(CATALOG)
+    for product in CATALOG:
+        store.restock(product.sku, 5)
+    lost = Fault.LOST_RESPONSE
+    scenarios = {
+        "completed_with_retries": (
+            make_activities(store, payment=ScriptedFaults([lost])),
+            an_order("replay-completed"),
+        ),
+        "failed_shipment_compensated": (
+            make_activities(store, shipping=ScriptedFaults([None, lost, lost, lost])),
+            an_order("replay-compensated"),
+        ),
+        "out_of_stock": (
+            make_activities(store),
+            an_order("replay-oos", items=[LineItem(sku="CAP-NAVY", quantity=6)]),
+        ),
+        "invalid": (make_activities(store), an_order("replay-invalid", payment_token="")),
+    }
+    HERE.mkdir(exist_ok=True)
+    for name, (acts, order) in scenarios.items():
+        queue = f"replay-{uuid.uuid4().hex[:8]}"
+        async with worker_for(env.client, queue, acts):
+            handle = await start_order(env.client, order, queue, FAST)
+            await handle.result()
+            history = await handle.fetch_history()
+        (HERE / f"{tag}_{name}.json").write_text(history.to_json())
+        print(f"recorded {tag}_{name}.json")
+    await env.shutdown()
+
+
+if __name__ == "__main__":
+    asyncio.run(record(sys.argv[1] if len(sys.argv) > 1 else "v1"))

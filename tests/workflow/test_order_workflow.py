@@ -1,0 +1,299 @@
+"""The order workflow on a real Temporal server: happy path, retries, saga, cancellation."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+
+import pytest
+from temporalio import activity
+from temporalio.client import WorkflowFailureError
+from temporalio.exceptions import CancelledError
+from temporalio.testing import WorkflowEnvironment
+
+from orderflow.domain.models import LineItem, ShippingQuote
+from orderflow.domain.pricing import price_order
+from orderflow.domain.status import OrderStatus
+from orderflow.domain.validation import validate_order
+from orderflow.services.faults import Fault, ScriptedFaults
+from orderflow.store import Store
+from orderflow.store.audit import run_audit
+from orderflow.temporal_client import start_order
+from orderflow.workflows.messages import OrderResult, QuoteRequest
+from orderflow.workflows.order import OrderWorkflow
+from tests.workflow.conftest import FAST, STOCK, make_activities, worker_for
+from tests.workflow.helpers import an_order, ledger, shipment_status, units_held
+
+UNAVAILABLE, LOST = Fault.UNAVAILABLE, Fault.LOST_RESPONSE
+
+
+async def run_order(
+    env: WorkflowEnvironment, task_queue: str, order_id: str, **kw: object
+) -> OrderResult:
+    handle = await start_order(env.client, an_order(order_id, **kw), task_queue, FAST)  # type: ignore[arg-type]
+    return await handle.result()
+
+
+def expected_total(store: Store, order_id: str) -> Decimal:
+    order = an_order(order_id)
+    return price_order(validate_order(order, store.catalog()).lines, order.service_level).total
+
+
+def assert_clean(store: Store, order_id: str) -> None:
+    """Nothing kept: no net charge, no stock held, no shipment booked."""
+    rows = ledger(store, order_id)
+    charged = sum((a for k, a in rows if k == "charge"), Decimal(0))
+    refunded = sum((a for k, a in rows if k == "refund"), Decimal(0))
+    assert charged == refunded
+    assert units_held(store, order_id) == 0
+    assert shipment_status(store, order_id) != "booked"
+    assert run_audit(store.engine, order_prefix=order_id).ok
+
+
+async def test_completes_an_order_and_charges_exactly_the_total(
+    temporal_env: WorkflowEnvironment, task_queue: str, order_prefix: str, store: Store
+) -> None:
+    order_id = f"{order_prefix}1"
+    async with worker_for(temporal_env.client, task_queue, make_activities(store)):
+        result = await run_order(temporal_env, task_queue, order_id)
+
+    assert result.status is OrderStatus.COMPLETED
+    assert result.total is not None and result.total.total == expected_total(store, order_id)
+    assert result.shipment is not None and result.shipment.tracking_number.startswith("1Z")
+    assert ledger(store, order_id) == [("charge", result.total.total)]
+    assert units_held(store, order_id) == 3
+    assert store.available()["TEE-BLACK-M"] == STOCK - 2
+    assert shipment_status(store, order_id) == "booked"
+    assert result.compensations == []
+    assert run_audit(store.engine, order_prefix=order_id).ok
+
+
+async def test_retries_transient_payment_faults_until_the_charge_succeeds(
+    temporal_env: WorkflowEnvironment, task_queue: str, order_prefix: str, store: Store
+) -> None:
+    order_id = f"{order_prefix}1"
+    acts = make_activities(store, payment=ScriptedFaults([UNAVAILABLE, UNAVAILABLE]))
+    async with worker_for(temporal_env.client, task_queue, acts):
+        result = await run_order(temporal_env, task_queue, order_id)
+
+    assert result.status is OrderStatus.COMPLETED
+    assert result.attempts["payment"] == 3
+    assert result.retries == 2
+    assert [kind for kind, _ in ledger(store, order_id)] == ["charge"]
+
+
+async def test_a_lost_payment_response_does_not_charge_twice(
+    temporal_env: WorkflowEnvironment, task_queue: str, order_prefix: str, store: Store
+) -> None:
+    order_id = f"{order_prefix}1"
+    acts = make_activities(store, payment=ScriptedFaults([LOST, LOST]))
+    async with worker_for(temporal_env.client, task_queue, acts):
+        result = await run_order(temporal_env, task_queue, order_id)
+
+    assert result.status is OrderStatus.COMPLETED
+    assert result.attempts["payment"] == 3
+    assert ledger(store, order_id) == [("charge", expected_total(store, order_id))]
+
+
+async def test_charges_nothing_when_the_gateway_never_answers(
+    temporal_env: WorkflowEnvironment, task_queue: str, order_prefix: str, store: Store
+) -> None:
+    order_id = f"{order_prefix}1"
+    # Three charge attempts fail; the gateway is back in time for the refund.
+    acts = make_activities(store, payment=ScriptedFaults([UNAVAILABLE] * 3))
+    async with worker_for(temporal_env.client, task_queue, acts):
+        result = await run_order(temporal_env, task_queue, order_id)
+
+    assert result.status is OrderStatus.FAILED
+    assert result.failed_step == "payment"
+    assert "ServiceUnavailable" in result.reason and "retries exhausted" in result.reason
+    assert result.attempts["payment"] == 3
+    assert [(c.action, c.undid_something) for c in result.compensations] == [
+        ("refund_payment", False)
+    ]
+    assert ledger(store, order_id) == []
+    assert_clean(store, order_id)
+
+
+async def test_refunds_a_charge_whose_every_response_was_lost(
+    temporal_env: WorkflowEnvironment, task_queue: str, order_prefix: str, store: Store
+) -> None:
+    # The gateway charged on the first attempt, but the workflow never heard back.
+    order_id = f"{order_prefix}1"
+    acts = make_activities(store, payment=ScriptedFaults([LOST, LOST, LOST]))
+    async with worker_for(temporal_env.client, task_queue, acts):
+        result = await run_order(temporal_env, task_queue, order_id)
+
+    total = expected_total(store, order_id)
+    assert result.status is OrderStatus.FAILED
+    assert result.compensations[0].detail == f"refunded {total}"
+    assert ledger(store, order_id) == [("charge", total), ("refund", total)]
+    assert_clean(store, order_id)
+
+
+async def test_refunds_payment_when_inventory_never_answers(
+    temporal_env: WorkflowEnvironment, task_queue: str, order_prefix: str, store: Store
+) -> None:
+    order_id = f"{order_prefix}1"
+    acts = make_activities(store, inventory=ScriptedFaults([UNAVAILABLE] * 3))
+    async with worker_for(temporal_env.client, task_queue, acts):
+        result = await run_order(temporal_env, task_queue, order_id)
+
+    assert result.status is OrderStatus.FAILED
+    assert result.failed_step == "inventory"
+    assert [c.action for c in result.compensations] == ["release_inventory", "refund_payment"]
+    assert result.compensations[1].undid_something
+    assert store.available()["TEE-BLACK-M"] == STOCK
+    assert_clean(store, order_id)
+
+
+async def test_refunds_and_releases_when_the_shipping_quote_fails(
+    temporal_env: WorkflowEnvironment, task_queue: str, order_prefix: str, store: Store
+) -> None:
+    order_id = f"{order_prefix}1"
+    acts = make_activities(store, shipping=ScriptedFaults([UNAVAILABLE] * 3))
+    async with worker_for(temporal_env.client, task_queue, acts):
+        result = await run_order(temporal_env, task_queue, order_id)
+
+    assert result.status is OrderStatus.FAILED
+    assert result.failed_step == "shipping_quote"
+    assert [(c.action, c.undid_something) for c in result.compensations] == [
+        ("release_inventory", True),
+        ("refund_payment", True),
+    ]
+    assert store.available()["TEE-BLACK-M"] == STOCK
+    assert_clean(store, order_id)
+
+
+async def test_refunds_releases_and_cancels_when_booking_the_shipment_fails(
+    temporal_env: WorkflowEnvironment, task_queue: str, order_prefix: str, store: Store
+) -> None:
+    # The spec's compensation problem: charged, stock locked, and the shipment never booked.
+    order_id = f"{order_prefix}1"
+    acts = make_activities(store, shipping=ScriptedFaults([None, LOST, LOST, LOST]))
+    async with worker_for(temporal_env.client, task_queue, acts):
+        result = await run_order(temporal_env, task_queue, order_id)
+
+    assert result.status is OrderStatus.FAILED
+    assert result.failed_step == "shipment"
+    assert [(c.action, c.undid_something) for c in result.compensations] == [
+        ("cancel_shipment", True),  # the lost responses had booked it
+        ("release_inventory", True),
+        ("refund_payment", True),
+    ]
+    assert shipment_status(store, order_id) == "cancelled"
+    assert_clean(store, order_id)
+
+
+async def test_does_not_retry_a_declined_card(
+    temporal_env: WorkflowEnvironment, task_queue: str, order_prefix: str, store: Store
+) -> None:
+    order_id = f"{order_prefix}1"
+    async with worker_for(temporal_env.client, task_queue, make_activities(store)):
+        result = await run_order(temporal_env, task_queue, order_id, payment_token="tok_declined")
+
+    assert result.status is OrderStatus.FAILED
+    assert result.reason.startswith("payment: PaymentDeclined")
+    assert result.attempts["payment"] == 1
+    assert_clean(store, order_id)
+
+
+async def test_refunds_without_retrying_when_stock_runs_out(
+    temporal_env: WorkflowEnvironment, task_queue: str, order_prefix: str, store: Store
+) -> None:
+    order_id = f"{order_prefix}1"
+    items = [LineItem(sku="MUG-LOGO", quantity=1), LineItem(sku="TEE-BLACK-M", quantity=STOCK + 1)]
+    async with worker_for(temporal_env.client, task_queue, make_activities(store)):
+        result = await run_order(temporal_env, task_queue, order_id, items=items)
+
+    assert result.status is OrderStatus.FAILED
+    assert result.reason.startswith("inventory: OutOfStock")
+    assert result.attempts["inventory"] == 1
+    assert store.available()["MUG-LOGO"] == STOCK  # all or nothing: the mug was not held
+    assert [c.action for c in result.compensations] == ["release_inventory", "refund_payment"]
+    assert_clean(store, order_id)
+
+
+async def test_rejects_an_invalid_order_naming_the_field_and_touches_nothing(
+    temporal_env: WorkflowEnvironment, task_queue: str, order_prefix: str, store: Store
+) -> None:
+    order_id = f"{order_prefix}1"
+    items = [LineItem(sku="TEE-BLACK-M", quantity=0)]
+    async with worker_for(temporal_env.client, task_queue, make_activities(store)):
+        result = await run_order(temporal_env, task_queue, order_id, items=items)
+
+    assert result.status is OrderStatus.FAILED
+    assert result.reason.startswith("validate: InvalidOrder: items[0].quantity:")
+    assert "positive whole number" in result.reason
+    assert result.compensations == []
+    assert ledger(store, order_id) == []
+    assert run_audit(store.engine, order_prefix=order_id).orders_checked == 0
+
+
+async def test_needs_attention_when_a_refund_cannot_complete(
+    temporal_env: WorkflowEnvironment, task_queue: str, order_prefix: str, store: Store
+) -> None:
+    order_id = f"{order_prefix}1"
+    # The charge goes through; afterwards the gateway is down for good (refunds too).
+    acts = make_activities(
+        store,
+        payment=ScriptedFaults([None], then=UNAVAILABLE),
+        shipping=ScriptedFaults([UNAVAILABLE] * 3),
+    )
+    async with worker_for(temporal_env.client, task_queue, acts):
+        result = await run_order(temporal_env, task_queue, order_id)
+        handle = temporal_env.client.get_workflow_handle_for(OrderWorkflow.run, f"order-{order_id}")
+        state = await handle.query(OrderWorkflow.status)
+
+    assert result.status is OrderStatus.NEEDS_ATTENTION
+    refund = result.compensations[-1]
+    assert refund.action == "refund_payment" and not refund.ok
+    assert refund.attempts == FAST.compensations.max_attempts
+    assert state.status is OrderStatus.NEEDS_ATTENTION
+    # Visible, not silent: the audit flags the order that still holds the customer's money.
+    audit = run_audit(store.engine, order_prefix=order_id)
+    assert not audit.ok and "not shipped" in audit.violations[0]
+
+
+async def test_submitting_the_same_order_twice_runs_one_saga(
+    temporal_env: WorkflowEnvironment, task_queue: str, order_prefix: str, store: Store
+) -> None:
+    order_id = f"{order_prefix}1"
+    async with worker_for(temporal_env.client, task_queue, make_activities(store)):
+        first = await start_order(temporal_env.client, an_order(order_id), task_queue, FAST)
+        second = await start_order(temporal_env.client, an_order(order_id), task_queue, FAST)
+        await first.result()
+        third = await start_order(temporal_env.client, an_order(order_id), task_queue, FAST)
+        result = await third.result()
+
+    assert second.result_run_id == first.result_run_id
+    assert result.status is OrderStatus.COMPLETED
+    assert [kind for kind, _ in ledger(store, order_id)] == ["charge"]
+
+
+async def test_cancelling_a_running_order_refunds_and_releases(
+    temporal_env: WorkflowEnvironment, task_queue: str, order_prefix: str, store: Store
+) -> None:
+    order_id = f"{order_prefix}1"
+    quoting = asyncio.Event()
+
+    @activity.defn(name="calculate_shipping")
+    async def slow_quote(req: QuoteRequest) -> ShippingQuote:
+        quoting.set()
+        await asyncio.Event().wait()  # the carrier never answers; cancellation ends this
+        raise AssertionError("unreachable")
+
+    acts = make_activities(store)
+    async with worker_for(temporal_env.client, task_queue, acts, replace=[slow_quote]):
+        handle = await start_order(temporal_env.client, an_order(order_id), task_queue, FAST)
+        await asyncio.wait_for(quoting.wait(), timeout=30)
+        assert units_held(store, order_id) == 3
+        await handle.cancel()
+        with pytest.raises(WorkflowFailureError) as failure:
+            await handle.result()
+        state = await handle.query(OrderWorkflow.status)
+
+    assert isinstance(failure.value.cause, CancelledError)
+    assert state.status is OrderStatus.CANCELLED
+    assert [c.action for c in state.compensations] == ["release_inventory", "refund_payment"]
+    assert_clean(store, order_id)
