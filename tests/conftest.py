@@ -12,7 +12,7 @@ import pytest
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from orderflow.devserver import temporal_binary
+from orderflow.devserver import search_attribute_args, temporal_binary
 
 _exit_status = 0
 
@@ -24,6 +24,7 @@ async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
         dev_server_existing_path=str(temporal_binary()),
         data_converter=pydantic_data_converter,
         dev_server_log_level="error",
+        dev_server_extra_args=search_attribute_args(),
     )
     try:
         yield env

@@ -26,11 +26,11 @@ def new_batch_id(mode: str) -> str:
 
 def seed_inventory(store: Store, orders: Sequence[Order]) -> None:
     """Top stock up to the batch's targets (the scarce SKU stays scarce on purpose)."""
-    available = store.available()
-    for sku, target in stock_targets(orders).items():
-        missing = target - available.get(sku, 0)
+    available = store.availability()
+    for (warehouse, sku), target in stock_targets(orders).items():
+        missing = target - available.get(warehouse, {}).get(sku, 0)
         if missing > 0:
-            store.restock(sku, missing)
+            store.restock(sku, missing, warehouse)
 
 
 def cross_check(results: Sequence[OrderResult], states: dict[str, str]) -> list[str]:

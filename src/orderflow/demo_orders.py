@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from collections.abc import Iterable
 
-from orderflow.domain.catalog import CATALOG
+from orderflow.domain.catalog import CATALOG, WAREHOUSES
 from orderflow.domain.models import Address, LineItem, Order, ServiceLevel
 
 SCARCE_SKU = "VINYL-LIMITED"
@@ -52,13 +52,25 @@ def generate_orders(count: int, seed: int, prefix: str) -> list[Order]:
     return orders
 
 
-def stock_targets(orders: Iterable[Order]) -> dict[str, int]:
-    """Stock to have on hand: plenty of everything, but the scarce SKU runs out."""
+def stock_targets(orders: Iterable[Order]) -> dict[tuple[str, str], int]:
+    """Stock to have on hand per (warehouse, SKU).
+
+    Plenty of everything, split between the warehouses (so some orders ship as two
+    parcels), but the scarce SKU lives in one warehouse only and runs out.
+    """
     wanted: dict[str, int] = {p.sku: 0 for p in CATALOG}
     for order in orders:
         for item in order.items:
             if item.sku in wanted:
                 wanted[item.sku] += max(item.quantity, 0)
-    targets = {sku: units + 10 for sku, units in wanted.items()}
-    targets[SCARCE_SKU] = max(2, wanted[SCARCE_SKU] // 2)
+    east, west = WAREHOUSES[0], WAREHOUSES[-1]
+    targets: dict[tuple[str, str], int] = {}
+    for index, (sku, units) in enumerate(sorted(wanted.items())):
+        if sku == SCARCE_SKU:
+            targets[(west, sku)] = max(2, units // 2)
+            continue
+        # Alternate which warehouse carries each SKU mostly, so mixed baskets split.
+        main, other = (east, west) if index % 2 else (west, east)
+        targets[(main, sku)] = units + 10
+        targets[(other, sku)] = units // 4 + 2
     return targets

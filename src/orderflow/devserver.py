@@ -18,6 +18,10 @@ from orderflow.config import Settings
 SQLITE_PRAGMAS = ("journal_mode=wal", "synchronous=normal")
 
 
+#: Custom search attributes the order workflow maintains.
+SEARCH_ATTRIBUTES = {"OrderStatus": "Keyword"}
+
+
 class DevServerError(RuntimeError):
     """The dev server could not be found or did not become ready."""
 
@@ -78,7 +82,15 @@ def dev_server_command(settings: Settings) -> list[str]:
     ]
     for pragma in SQLITE_PRAGMAS:
         command += ["--sqlite-pragma", pragma]
-    return command
+    return command + search_attribute_args()
+
+
+def search_attribute_args() -> list[str]:
+    """``temporal server start-dev`` flags that register orderflow's search attributes."""
+    args: list[str] = []
+    for name, kind in SEARCH_ATTRIBUTES.items():
+        args += ["--search-attribute", f"{name}={kind}"]
+    return args
 
 
 class DevServer:

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 from temporalio.client import Client, WorkflowHandle
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from orderflow.config import Settings
 from orderflow.domain.models import Order
+from orderflow.domain.status import OrderStatus
 from orderflow.workflows.messages import OrderInput, OrderOptions, OrderResult, RetryOptions
+from orderflow.workflows.observability import ORDER_STATUS
 from orderflow.workflows.order import OrderWorkflow
 
 
@@ -37,6 +44,38 @@ def order_options(settings: Settings) -> OrderOptions:
     )
 
 
+def initial_search_attributes(options: OrderOptions | None) -> TypedSearchAttributes | None:
+    """OrderStatus=RECEIVED from the first moment, so list filters see new orders."""
+    if options is not None and not options.status_search_attribute:
+        return None
+    return TypedSearchAttributes([SearchAttributePair(ORDER_STATUS, OrderStatus.RECEIVED.value)])
+
+
+async def ensure_search_attributes(client: Client) -> None:
+    """Register the OrderStatus search attribute if the namespace lacks it.
+
+    The dev server gets it on its command line; on a real cluster an operator may have to
+    add it (``temporal operator search-attribute create --name OrderStatus --type Keyword``).
+    """
+    from temporalio.api.enums.v1 import IndexedValueType
+    from temporalio.api.operatorservice.v1 import (
+        AddSearchAttributesRequest,
+        ListSearchAttributesRequest,
+    )
+
+    listing = await client.operator_service.list_search_attributes(
+        ListSearchAttributesRequest(namespace=client.namespace)
+    )
+    if ORDER_STATUS.name in listing.custom_attributes:
+        return
+    await client.operator_service.add_search_attributes(
+        AddSearchAttributesRequest(
+            namespace=client.namespace,
+            search_attributes={ORDER_STATUS.name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD},
+        )
+    )
+
+
 async def start_order(
     client: Client, order: Order, task_queue: str, options: OrderOptions | None = None
 ) -> WorkflowHandle[OrderWorkflow, OrderResult]:
@@ -49,6 +88,7 @@ async def start_order(
             task_queue=task_queue,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            search_attributes=initial_search_attributes(options),
         )
     except WorkflowAlreadyStartedError:
         return client.get_workflow_handle_for(OrderWorkflow.run, workflow_id(order.order_id))

@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 
 from temporalio.client import Client
+from temporalio.service import RPCError
 from temporalio.worker import Worker
 
 from orderflow.config import Settings
@@ -17,6 +18,7 @@ from orderflow.domain.catalog import CATALOG
 from orderflow.services.faults import RandomFaults
 from orderflow.services.simulated import InventorySystem, PaymentGateway, ShippingCarrier
 from orderflow.store import Store, make_engine
+from orderflow.temporal_client import ensure_search_attributes
 from orderflow.workflows.activities import OrderActivities
 from orderflow.workflows.order import OrderWorkflow
 
@@ -70,6 +72,10 @@ async def run_worker(settings: Settings, client: Client) -> None:
     """Run a worker until SIGINT/SIGTERM, then shut down gracefully."""
     store = build_store(settings)
     activities = build_activities(store, settings)
+    try:
+        await ensure_search_attributes(client)
+    except RPCError as err:
+        log.warning("could not register the OrderStatus search attribute: %s", err.message)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -16,7 +16,7 @@ from pathlib import Path
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from orderflow.devserver import temporal_binary
+from orderflow.devserver import search_attribute_args, temporal_binary
 from orderflow.domain.catalog import CATALOG
 from orderflow.domain.models import LineItem
 from orderflow.services.faults import Fault, ScriptedFaults
@@ -30,7 +30,9 @@ HERE = Path(__file__).parent / "histories"
 
 async def record(tag: str) -> None:
     env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=str(temporal_binary()), data_converter=pydantic_data_converter
+        dev_server_existing_path=str(temporal_binary()),
+        data_converter=pydantic_data_converter,
+        dev_server_extra_args=search_attribute_args(),
     )
     store = Store(make_engine(f"sqlite:///{tempfile.mkdtemp()}/replay.db"))
     store.create_schema()

@@ -24,3 +24,7 @@ CATALOG: tuple[Product, ...] = (
         sku="VINYL-LIMITED", name="Limited vinyl", unit_price=Decimal("39.99"), weight_grams=300
     ),
 )
+
+#: Warehouses, in order of preference when an order can be served from several.
+WAREHOUSES: tuple[str, ...] = ("WH-EAST", "WH-WEST")
+DEFAULT_WAREHOUSE = WAREHOUSES[0]

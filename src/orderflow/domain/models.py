@@ -125,10 +125,18 @@ class ReservedLine(BaseModel):
 
 
 class ReservationReceipt(Receipt):
-    """Every line of an order held in stock."""
+    """The lines of an order held in one warehouse."""
 
     order_id: str
     lines: list[ReservedLine]
+    warehouse: str = ""
+
+
+class AllocationPlan(Receipt):
+    """Which warehouse ships which lines."""
+
+    order_id: str
+    parcels: dict[str, list[PricedLine]]
 
 
 class ReleaseReceipt(Receipt):
@@ -142,6 +150,7 @@ class ShippingQuote(Receipt):
     """The carrier's plan for a parcel: what it costs us and when it arrives."""
 
     order_id: str
+    warehouse: str = ""
     service_level: ServiceLevel
     weight_grams: int
     cost: Decimal
@@ -153,10 +162,11 @@ class ShipmentReceipt(Receipt):
 
     order_id: str
     tracking_number: str
+    warehouse: str = ""
 
 
 class CancelShipmentReceipt(Receipt):
-    """Whether a booked shipment was cancelled (False: none had been booked)."""
+    """How many booked shipments were cancelled (0: none had been booked)."""
 
     order_id: str
-    cancelled: bool
+    cancelled: int

@@ -10,15 +10,22 @@ class OrderStatus(str, Enum):
 
     RECEIVED = "RECEIVED"
     VALIDATED = "VALIDATED"
+    AWAITING_REVIEW = "AWAITING_REVIEW"
     PAID = "PAID"
     RESERVED = "RESERVED"
     SHIPPING_QUOTED = "SHIPPING_QUOTED"
     SHIPPED = "SHIPPED"
     COMPENSATING = "COMPENSATING"
+    CANCELLING = "CANCELLING"
     COMPLETED = "COMPLETED"
     FAILED = "FAILED"
     CANCELLED = "CANCELLED"
     NEEDS_ATTENTION = "NEEDS_ATTENTION"
+
+    @property
+    def cancellable(self) -> bool:
+        """True while a cancel request is still allowed (no shipment booked yet)."""
+        return self in CANCELLABLE
 
     @property
     def terminal(self) -> bool:
@@ -28,4 +35,15 @@ class OrderStatus(str, Enum):
 
 TERMINAL = frozenset(
     {OrderStatus.COMPLETED, OrderStatus.FAILED, OrderStatus.CANCELLED, OrderStatus.NEEDS_ATTENTION}
+)
+
+CANCELLABLE = frozenset(
+    {
+        OrderStatus.RECEIVED,
+        OrderStatus.VALIDATED,
+        OrderStatus.AWAITING_REVIEW,
+        OrderStatus.PAID,
+        OrderStatus.RESERVED,
+        OrderStatus.SHIPPING_QUOTED,
+    }
 )

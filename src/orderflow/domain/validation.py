@@ -29,7 +29,7 @@ def validate_order(order: Order, catalog: Mapping[str, Product]) -> ValidatedOrd
     Raises:
         InvalidOrder: naming the first field that breaks a rule.
     """
-    if not ORDER_ID_PATTERN.match(order.order_id):
+    if not ORDER_ID_PATTERN.fullmatch(order.order_id):
         raise InvalidOrder(
             "order_id", "must be 1-64 characters of letters, digits, '.', '_', ':' or '-'"
         )
@@ -64,7 +64,7 @@ def validate_order(order: Order, catalog: Mapping[str, Product]) -> ValidatedOrd
         )
     for name in ADDRESS_FIELDS:
         _check_text(f"address.{name}", getattr(order.address, name))
-    if not COUNTRY_PATTERN.match(order.address.country):
+    if not COUNTRY_PATTERN.fullmatch(order.address.country):
         raise InvalidOrder("address.country", "must be a two-letter ISO code such as 'US'")
     _check_text("payment_token", order.payment_token)
     return ValidatedOrder(order=order, lines=lines)

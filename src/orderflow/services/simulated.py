@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import ClassVar
 
+from orderflow.domain.catalog import DEFAULT_WAREHOUSE
 from orderflow.domain.errors import PaymentDeclined
 from orderflow.domain.models import (
     CancelShipmentReceipt,
@@ -72,9 +73,17 @@ class InventorySystem:
         self.store = store
         self.faults = faults
 
-    def reserve(self, order_id: str, lines: Sequence[PricedLine]) -> ReservationReceipt:
-        """Hold all lines or none (raises ``OutOfStock``)."""
-        return call_with_faults(self.name, self.faults, lambda: self.store.reserve(order_id, lines))
+    def availability(self) -> dict[str, dict[str, int]]:
+        """Units available per warehouse and SKU (a snapshot)."""
+        return call_with_faults(self.name, self.faults, self.store.availability)
+
+    def reserve(
+        self, order_id: str, lines: Sequence[PricedLine], warehouse: str = DEFAULT_WAREHOUSE
+    ) -> ReservationReceipt:
+        """Hold all lines in ``warehouse`` or none (raises ``OutOfStock``)."""
+        return call_with_faults(
+            self.name, self.faults, lambda: self.store.reserve(order_id, lines, warehouse)
+        )
 
     def release(self, order_id: str) -> ReleaseReceipt:
         """Put the order's held units back."""
@@ -96,9 +105,13 @@ class ShippingCarrier:
         self.faults = faults
 
     def quote(
-        self, order_id: str, lines: Sequence[PricedLine], level: ServiceLevel
+        self,
+        order_id: str,
+        lines: Sequence[PricedLine],
+        level: ServiceLevel,
+        warehouse: str = DEFAULT_WAREHOUSE,
     ) -> ShippingQuote:
-        """Price a parcel and estimate delivery (no side effect)."""
+        """Price a parcel from ``warehouse`` and estimate delivery (no side effect)."""
 
         def effect() -> ShippingQuote:
             weight = parcel_weight(lines)
@@ -106,6 +119,7 @@ class ShippingCarrier:
             kilograms = -(-weight // 1000)  # started kilograms
             return ShippingQuote(
                 order_id=order_id,
+                warehouse=warehouse,
                 service_level=level,
                 weight_grams=weight,
                 cost=to_cents(base + per_kg * kilograms),
@@ -119,11 +133,13 @@ class ShippingCarrier:
         return call_with_faults(
             self.name,
             self.faults,
-            lambda: self.store.book_shipment(order_id, quote.service_level, quote.cost),
+            lambda: self.store.book_shipment(
+                order_id, quote.service_level, quote.cost, quote.warehouse or DEFAULT_WAREHOUSE
+            ),
         )
 
     def cancel(self, order_id: str) -> CancelShipmentReceipt:
-        """Cancel the order's shipment, if one was booked."""
+        """Cancel the order's booked shipments, if any."""
         return call_with_faults(
             self.name, self.faults, lambda: self.store.cancel_shipment(order_id)
         )

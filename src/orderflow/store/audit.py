@@ -27,7 +27,11 @@ class OrderFacts(BaseModel):
     charged: Decimal = Decimal("0.00")
     refunded: Decimal = Decimal("0.00")
     units_held: int = 0
-    shipment: str = "none"  # none | booked | cancelled
+    booked: int = 0  # shipments booked (one per warehouse)
+    cancelled: int = 0  # shipments cancelled
+    #: Per-warehouse mismatches: stock held where nothing ships, or a parcel with no stock.
+    unshipped_parcels: int = 0
+    empty_shipments: int = 0
 
     @property
     def net(self) -> Decimal:
@@ -41,10 +45,13 @@ class OrderFacts(BaseModel):
             self.charges == 1
             and self.refunded == 0
             and self.units_held > 0
-            and (self.shipment == "booked")
+            and self.booked > 0
+            and self.cancelled == 0
+            and self.unshipped_parcels == 0
+            and self.empty_shipments == 0
         ):
             return COMPLETE
-        if self.net == 0 and self.units_held == 0 and self.shipment != "booked":
+        if self.net == 0 and self.units_held == 0 and self.booked == 0:
             return CLEAN
         return INCONSISTENT
 
@@ -86,16 +93,31 @@ def collect_facts(engine: Engine, order_prefix: str | None = None) -> dict[str, 
                 f.charges, f.charged = count, total
             else:
                 f.refunded = total
-        for order_id, held in conn.execute(
-            select(reservations.c.order_id, func.sum(reservations.c.quantity))
+        held_in: set[tuple[str, str]] = set()
+        for order_id, warehouse, held in conn.execute(
+            select(
+                reservations.c.order_id, reservations.c.warehouse, func.sum(reservations.c.quantity)
+            )
             .where(scoped(reservations.c.order_id), reservations.c.status == "held")
-            .group_by(reservations.c.order_id)
+            .group_by(reservations.c.order_id, reservations.c.warehouse)
         ):
-            facts[order_id].units_held = int(held)
-        for order_id, status in conn.execute(
-            select(shipments.c.order_id, shipments.c.status).where(scoped(shipments.c.order_id))
+            facts[order_id].units_held += int(held)
+            held_in.add((order_id, warehouse))
+        booked_in: set[tuple[str, str]] = set()
+        for order_id, warehouse, status in conn.execute(
+            select(shipments.c.order_id, shipments.c.warehouse, shipments.c.status).where(
+                scoped(shipments.c.order_id)
+            )
         ):
-            facts[order_id].shipment = status
+            if status == "booked":
+                facts[order_id].booked += 1
+                booked_in.add((order_id, warehouse))
+            else:
+                facts[order_id].cancelled += 1
+        for order_id, _warehouse in held_in - booked_in:
+            facts[order_id].unshipped_parcels += 1
+        for order_id, _warehouse in booked_in - held_in:
+            facts[order_id].empty_shipments += 1
     return dict(facts)
 
 
@@ -106,14 +128,20 @@ def describe(order_id: str, f: OrderFacts) -> str:
         problems.append(f"charged {f.charges} times")
     if f.net < 0:
         problems.append(f"refunded {f.refunded} but charged only {f.charged}")
-    elif f.net > 0 and f.shipment != "booked":
+    elif f.net > 0 and not f.booked:
         problems.append(f"charged {f.net} but not shipped")
-    if f.units_held and f.shipment != "booked":
+    if f.units_held and not f.booked:
         problems.append(f"{f.units_held} unit(s) held but not shipped")
-    if f.shipment == "booked" and f.net <= 0:
+    if f.booked and f.net <= 0:
         problems.append("shipment booked but not paid")
-    if f.shipment == "booked" and f.units_held == 0:
+    if f.booked and f.units_held == 0:
         problems.append("shipment booked without stock held")
+    if f.booked and f.unshipped_parcels:
+        problems.append(f"stock held in {f.unshipped_parcels} warehouse(s) that ship nothing")
+    if f.booked and f.empty_shipments:
+        problems.append(f"{f.empty_shipments} shipment(s) booked with no stock held")
+    if f.booked and f.cancelled:
+        problems.append(f"{f.booked} shipment(s) booked but {f.cancelled} cancelled")
     return f"order {order_id}: " + ("; ".join(problems) or "inconsistent")
 
 
@@ -128,22 +156,25 @@ def run_audit(engine: Engine, order_prefix: str | None = None) -> AuditReport:
     ]
     oversold = 0
     with engine.connect() as conn:
-        held_by_sku: dict[str, int] = {
-            sku: int(units)
-            for sku, units in conn.execute(
-                select(reservations.c.sku, func.sum(reservations.c.quantity))
+        held_by_shelf: dict[tuple[str, str], int] = {
+            (warehouse, sku): int(units)
+            for warehouse, sku, units in conn.execute(
+                select(
+                    reservations.c.warehouse, reservations.c.sku, func.sum(reservations.c.quantity)
+                )
                 .where(reservations.c.status == "held")
-                .group_by(reservations.c.sku)
+                .group_by(reservations.c.warehouse, reservations.c.sku)
             )
         }
-        for sku, initial, available in conn.execute(
-            select(stock.c.sku, stock.c.initial, stock.c.available)
+        for warehouse, sku, initial, available in conn.execute(
+            select(stock.c.warehouse, stock.c.sku, stock.c.initial, stock.c.available)
         ):
-            held = int(held_by_sku.get(sku, 0))
+            held = held_by_shelf.get((warehouse, sku), 0)
             if available < 0 or initial != available + held:
                 oversold += max(0, available + held - initial, -available)
                 violations.append(
-                    f"stock {sku}: initial {initial} != available {available} + held {held}"
+                    f"stock {sku} in {warehouse}: initial {initial} != "
+                    f"available {available} + held {held}"
                 )
     states = {order_id: f.state for order_id, f in facts.items()}
     return AuditReport(
@@ -153,10 +184,8 @@ def run_audit(engine: Engine, order_prefix: str | None = None) -> AuditReport:
         complete=sum(1 for s in states.values() if s == COMPLETE),
         clean=sum(1 for s in states.values() if s == CLEAN),
         duplicate_charges=sum(f.charges - 1 for f in facts.values() if f.charges > 1),
-        orphaned_charges=sum(1 for f in facts.values() if f.net > 0 and f.shipment != "booked"),
-        orphaned_reservations=sum(
-            1 for f in facts.values() if f.units_held > 0 and f.shipment != "booked"
-        ),
+        orphaned_charges=sum(1 for f in facts.values() if f.net > 0 and not f.booked),
+        orphaned_reservations=sum(1 for f in facts.values() if f.units_held > 0 and not f.booked),
         oversold_units=oversold,
         states=states,
     )

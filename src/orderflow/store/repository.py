@@ -17,6 +17,7 @@ from sqlalchemy import Connection, Engine, Row, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from orderflow.domain.catalog import DEFAULT_WAREHOUSE, WAREHOUSES
 from orderflow.domain.errors import AlreadyCompensated, OutOfStock
 from orderflow.domain.models import (
     CancelShipmentReceipt,
@@ -57,28 +58,44 @@ class Store:
         """Create missing tables (idempotent)."""
         metadata.create_all(self.engine)
 
-    def seed_catalog(self, catalog: Iterable[Product]) -> None:
-        """Insert catalog products (and an empty stock row) that are not there yet."""
+    def seed_catalog(
+        self, catalog: Iterable[Product], warehouses: Sequence[str] = WAREHOUSES
+    ) -> None:
+        """Insert catalog products, and an empty stock row per warehouse, that are missing."""
         with self._tx() as conn:
             known = set(conn.scalars(select(products.c.sku)))
+            shelves = set(conn.execute(select(stock.c.warehouse, stock.c.sku)).tuples())
             for product in catalog:
-                if product.sku in known:
-                    continue
-                conn.execute(products.insert().values(**product.model_dump()))
-                conn.execute(stock.insert().values(sku=product.sku, initial=0, available=0))
+                if product.sku not in known:
+                    conn.execute(products.insert().values(**product.model_dump()))
+                for warehouse in warehouses:
+                    if (warehouse, product.sku) not in shelves:
+                        conn.execute(
+                            stock.insert().values(
+                                warehouse=warehouse, sku=product.sku, initial=0, available=0
+                            )
+                        )
 
-    def restock(self, sku: str, units: int) -> None:
-        """Put ``units`` more of ``sku`` on the shelf."""
+    def restock(self, sku: str, units: int, warehouse: str = DEFAULT_WAREHOUSE) -> int:
+        """Put ``units`` more of ``sku`` on the shelf of ``warehouse``; returns units available."""
         if units < 0:
             raise ValueError("units must not be negative")
         with self._tx() as conn:
             result = conn.execute(
                 update(stock)
-                .where(stock.c.sku == sku)
+                .where(stock.c.sku == sku, stock.c.warehouse == warehouse)
                 .values(initial=stock.c.initial + units, available=stock.c.available + units)
             )
             if result.rowcount != 1:
-                raise KeyError(f"unknown SKU {sku!r}")
+                raise KeyError(f"unknown SKU {sku!r} or warehouse {warehouse!r}")
+            return int(
+                conn.scalar(
+                    select(stock.c.available).where(
+                        stock.c.sku == sku, stock.c.warehouse == warehouse
+                    )
+                )
+                or 0
+            )
 
     def catalog(self) -> dict[str, Product]:
         """Products by SKU."""
@@ -87,9 +104,22 @@ class Store:
             return {row["sku"]: Product.model_validate(dict(row)) for row in rows}
 
     def available(self) -> dict[str, int]:
-        """Units on the shelf (not held) per SKU."""
+        """Units on the shelf (not held) per SKU, over all warehouses."""
+        totals: dict[str, int] = {}
+        for shelf in self.availability().values():
+            for sku, units in shelf.items():
+                totals[sku] = totals.get(sku, 0) + units
+        return totals
+
+    def availability(self) -> dict[str, dict[str, int]]:
+        """Units on the shelf (not held) per warehouse, then per SKU."""
+        result: dict[str, dict[str, int]] = {}
         with self.engine.connect() as conn:
-            return {sku: n for sku, n in conn.execute(select(stock.c.sku, stock.c.available))}
+            for warehouse, sku, units in conn.execute(
+                select(stock.c.warehouse, stock.c.sku, stock.c.available)
+            ):
+                result.setdefault(warehouse, {})[sku] = units
+        return result
 
     # -- payments ---------------------------------------------------------------------------
 
@@ -128,7 +158,11 @@ class Store:
         with self._tx() as conn:
             flags = self._lock_order(conn, order_id)
             existing = conn.execute(
-                select(payments.c.amount).where(payments.c.idempotency_key == idempotency_key)
+                select(payments.c.amount).where(
+                    payments.c.idempotency_key == idempotency_key,
+                    payments.c.order_id == order_id,
+                    payments.c.kind == REFUND,
+                )
             ).first()
             if existing is not None:
                 return RefundReceipt(order_id=order_id, amount=existing.amount)
@@ -152,8 +186,11 @@ class Store:
 
     # -- inventory --------------------------------------------------------------------------
 
-    def reserve(self, order_id: str, lines: Sequence[PricedLine]) -> ReservationReceipt:
-        """Hold every line or none: a conditional decrement per SKU in one transaction.
+    def reserve(
+        self, order_id: str, lines: Sequence[PricedLine], warehouse: str = DEFAULT_WAREHOUSE
+    ) -> ReservationReceipt:
+        """Hold every line in ``warehouse`` or none: a conditional decrement per SKU, one
+        transaction. Idempotent per (order, warehouse).
 
         Raises:
             OutOfStock: a line wants more than is available (nothing is held).
@@ -165,30 +202,42 @@ class Store:
                 raise AlreadyCompensated(f"order {order_id}'s stock was already released")
             rows = conn.execute(
                 select(reservations.c.sku, reservations.c.quantity).where(
-                    reservations.c.order_id == order_id
+                    reservations.c.order_id == order_id, reservations.c.warehouse == warehouse
                 )
             ).all()
             if rows:
                 return ReservationReceipt(
                     order_id=order_id,
+                    warehouse=warehouse,
                     lines=[ReservedLine(sku=r.sku, quantity=r.quantity) for r in rows],
                 )
             for line in lines:
                 taken = conn.execute(
                     update(stock)
-                    .where(stock.c.sku == line.sku, stock.c.available >= line.quantity)
+                    .where(
+                        stock.c.warehouse == warehouse,
+                        stock.c.sku == line.sku,
+                        stock.c.available >= line.quantity,
+                    )
                     .values(available=stock.c.available - line.quantity)
                 )
                 if taken.rowcount != 1:
                     # Leaving the block by exception rolls back the lines already taken.
-                    raise OutOfStock(f"not enough {line.sku} in stock for {line.quantity} unit(s)")
+                    raise OutOfStock(
+                        f"not enough {line.sku} in {warehouse} for {line.quantity} unit(s)"
+                    )
                 conn.execute(
                     reservations.insert().values(
-                        order_id=order_id, sku=line.sku, quantity=line.quantity, status=HELD
+                        order_id=order_id,
+                        warehouse=warehouse,
+                        sku=line.sku,
+                        quantity=line.quantity,
+                        status=HELD,
                     )
                 )
             return ReservationReceipt(
                 order_id=order_id,
+                warehouse=warehouse,
                 lines=[ReservedLine(sku=line.sku, quantity=line.quantity) for line in lines],
             )
 
@@ -197,14 +246,14 @@ class Store:
         with self._tx() as conn:
             self._lock_order(conn, order_id)
             held = conn.execute(
-                select(reservations.c.sku, reservations.c.quantity).where(
+                select(reservations.c.warehouse, reservations.c.sku, reservations.c.quantity).where(
                     reservations.c.order_id == order_id, reservations.c.status == HELD
                 )
             ).all()
             for row in held:
                 conn.execute(
                     update(stock)
-                    .where(stock.c.sku == row.sku)
+                    .where(stock.c.warehouse == row.warehouse, stock.c.sku == row.sku)
                     .values(available=stock.c.available + row.quantity)
                 )
             conn.execute(
@@ -218,32 +267,42 @@ class Store:
     # -- shipments --------------------------------------------------------------------------
 
     def book_shipment(
-        self, order_id: str, service_level: ServiceLevel, cost: Decimal
+        self,
+        order_id: str,
+        service_level: ServiceLevel,
+        cost: Decimal,
+        warehouse: str = DEFAULT_WAREHOUSE,
     ) -> ShipmentReceipt:
-        """Book one shipment per order; a retry returns the same tracking number."""
+        """Book the order's shipment from ``warehouse``; a retry returns the same tracking."""
         with self._tx() as conn:
             flags = self._lock_order(conn, order_id)
             if flags.shipment_cancelled:
                 raise AlreadyCompensated(f"order {order_id}'s shipment was already cancelled")
             row = conn.execute(
-                select(shipments.c.tracking_number).where(shipments.c.order_id == order_id)
+                select(shipments.c.tracking_number).where(
+                    shipments.c.order_id == order_id, shipments.c.warehouse == warehouse
+                )
             ).first()
             if row is not None:
-                return ShipmentReceipt(order_id=order_id, tracking_number=row.tracking_number)
+                return ShipmentReceipt(
+                    order_id=order_id, warehouse=warehouse, tracking_number=row.tracking_number
+                )
             tracking = f"1Z{uuid.uuid4().hex[:14].upper()}"
             conn.execute(
                 shipments.insert().values(
                     order_id=order_id,
+                    warehouse=warehouse,
                     tracking_number=tracking,
                     service_level=service_level.value,
                     cost=cost,
                     status=BOOKED,
                 )
             )
-            return ShipmentReceipt(order_id=order_id, tracking_number=tracking)
+            return ShipmentReceipt(order_id=order_id, warehouse=warehouse, tracking_number=tracking)
 
     def cancel_shipment(self, order_id: str) -> CancelShipmentReceipt:
-        """Cancel the order's shipment; idempotent; marks the order's shipment cancelled."""
+        """Cancel every booked shipment of the order; idempotent; marks the order cancelled
+        for shipping so a late booking refuses."""
         with self._tx() as conn:
             flags = self._lock_order(conn, order_id)
             if not flags.shipment_cancelled:
@@ -252,15 +311,12 @@ class Store:
                     .where(orders.c.order_id == order_id)
                     .values(shipment_cancelled=True)
                 )
-            row = conn.execute(
-                select(shipments.c.status).where(shipments.c.order_id == order_id)
-            ).first()
-            if row is None or row.status == CANCELLED:
-                return CancelShipmentReceipt(order_id=order_id, cancelled=False)
-            conn.execute(
-                update(shipments).where(shipments.c.order_id == order_id).values(status=CANCELLED)
+            result = conn.execute(
+                update(shipments)
+                .where(shipments.c.order_id == order_id, shipments.c.status == BOOKED)
+                .values(status=CANCELLED)
             )
-            return CancelShipmentReceipt(order_id=order_id, cancelled=True)
+            return CancelShipmentReceipt(order_id=order_id, cancelled=result.rowcount)
 
     # -- helpers ----------------------------------------------------------------------------
 

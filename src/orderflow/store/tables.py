@@ -58,6 +58,7 @@ products = Table(
 stock = Table(
     "stock",
     metadata,
+    Column("warehouse", String(32), primary_key=True),
     Column("sku", String(64), ForeignKey("products.sku"), primary_key=True),
     # Every unit ever put on the shelf; conservation: initial = available + held.
     Column("initial", Integer, nullable=False, default=0),
@@ -82,6 +83,7 @@ reservations = Table(
     "reservations",
     metadata,
     Column("order_id", String(64), ForeignKey("orders.order_id"), primary_key=True),
+    Column("warehouse", String(32), primary_key=True),
     Column("sku", String(64), ForeignKey("products.sku"), primary_key=True),
     Column("quantity", Integer, nullable=False),
     Column("status", String(16), nullable=False),  # held | released
@@ -105,7 +107,8 @@ shipments = Table(
     "shipments",
     metadata,
     Column("order_id", String(64), ForeignKey("orders.order_id"), primary_key=True),
-    Column("tracking_number", String(64), nullable=True),
+    Column("warehouse", String(32), primary_key=True),
+    Column("tracking_number", String(64), nullable=False),
     Column("service_level", String(16), nullable=False),
     Column("cost", Money, nullable=False),
     Column("status", String(16), nullable=False),  # booked | cancelled

@@ -14,8 +14,11 @@ from typing import TypeVar
 from temporalio import activity
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
+from orderflow.domain.allocation import allocate
+from orderflow.domain.catalog import WAREHOUSES
 from orderflow.domain.errors import BusinessError, InvalidOrder
 from orderflow.domain.models import (
+    AllocationPlan,
     CancelShipmentReceipt,
     Order,
     PaymentReceipt,
@@ -32,6 +35,7 @@ from orderflow.services.faults import ServiceUnavailable
 from orderflow.services.simulated import InventorySystem, PaymentGateway, ShippingCarrier
 from orderflow.store.repository import Store
 from orderflow.workflows.messages import (
+    AllocateRequest,
     CompensationRequest,
     PaymentRequest,
     QuoteRequest,
@@ -124,29 +128,41 @@ class OrderActivities:
             lambda: self.gateway.charge(req.order_id, req.amount, req.payment_token, key),
         )
 
+    @activity.defn(name="allocate_inventory")
+    def allocate_inventory(self, req: AllocateRequest) -> AllocationPlan:
+        """Plan which warehouse ships which lines, from a snapshot of availability."""
+
+        def plan() -> AllocationPlan:
+            parcels = allocate(req.lines, self.inventory.availability(), WAREHOUSES)
+            return AllocationPlan(order_id=req.order_id, parcels=parcels)
+
+        return _call(req.order_id, "stock allocation", plan)
+
     @activity.defn(name="reserve_inventory")
     def reserve_inventory(self, req: ReserveRequest) -> ReservationReceipt:
-        """Hold every line of the order, all or nothing."""
+        """Hold every line of one warehouse's parcel, all or nothing."""
         return _call(
             req.order_id,
-            "stock reservation",
-            lambda: self.inventory.reserve(req.order_id, req.lines),
+            f"stock reservation in {req.warehouse}",
+            lambda: self.inventory.reserve(req.order_id, req.lines, req.warehouse),
         )
 
     @activity.defn(name="calculate_shipping")
     def calculate_shipping(self, req: QuoteRequest) -> ShippingQuote:
-        """Ask the carrier for a quote for the reserved goods."""
+        """Ask the carrier for a quote for one warehouse's parcel."""
         return _call(
             req.order_id,
-            "shipping quote",
-            lambda: self.carrier.quote(req.order_id, req.lines, req.service_level),
+            f"shipping quote from {req.warehouse}",
+            lambda: self.carrier.quote(req.order_id, req.lines, req.service_level, req.warehouse),
         )
 
     @activity.defn(name="schedule_shipment")
     def schedule_shipment(self, req: ShipmentRequest) -> ShipmentReceipt:
         """Book the shipment; returns its tracking number."""
         return _call(
-            req.order_id, "shipment booking", lambda: self.carrier.book(req.order_id, req.quote)
+            req.order_id,
+            f"shipment booking from {req.quote.warehouse}",
+            lambda: self.carrier.book(req.order_id, req.quote),
         )
 
     # -- compensations ----------------------------------------------------------------------
@@ -174,6 +190,7 @@ class OrderActivities:
         return [
             self.validate_order,
             self.process_payment,
+            self.allocate_inventory,
             self.reserve_inventory,
             self.calculate_shipping,
             self.schedule_shipment,

@@ -6,20 +6,20 @@ from decimal import Decimal
 
 from pydantic import BaseModel, Field
 
+from orderflow.domain.catalog import DEFAULT_WAREHOUSE
 from orderflow.domain.models import (
     Order,
     OrderTotal,
     PaymentReceipt,
     PricedLine,
-    ReservationReceipt,
+    ReservedLine,
     ServiceLevel,
-    ShipmentReceipt,
     ShippingQuote,
 )
 from orderflow.domain.status import OrderStatus
 
 #: Step names, used in results, logs, compensation records and retry figures.
-STEPS = ("validate", "payment", "inventory", "shipping_quote", "shipment")
+STEPS = ("validate", "payment", "allocation", "inventory", "shipping_quote", "shipment")
 
 
 class RetryOptions(BaseModel):
@@ -42,6 +42,12 @@ class OrderOptions(BaseModel):
             max_attempts=20, initial_interval_ms=500, backoff=2.0, max_interval_ms=10_000
         )
     )
+    #: Orders whose total exceeds this wait for a reviewer's decision (None: never).
+    review_threshold: Decimal | None = None
+    #: How long a risky order waits for a decision before it is cancelled automatically.
+    review_timeout_s: float = 24 * 3600
+    #: Keep the OrderStatus search attribute current (one history event per change).
+    status_search_attribute: bool = True
 
 
 class OrderInput(BaseModel):
@@ -57,15 +63,22 @@ class PaymentRequest(BaseModel):
     payment_token: str
 
 
+class AllocateRequest(BaseModel):
+    order_id: str
+    lines: list[PricedLine]
+
+
 class ReserveRequest(BaseModel):
     order_id: str
     lines: list[PricedLine]
+    warehouse: str = DEFAULT_WAREHOUSE
 
 
 class QuoteRequest(BaseModel):
     order_id: str
     lines: list[PricedLine]
     service_level: ServiceLevel
+    warehouse: str = DEFAULT_WAREHOUSE
 
 
 class ShipmentRequest(BaseModel):
@@ -88,6 +101,42 @@ class CompensationRecord(BaseModel):
     attempts: int = 1
 
 
+class ShipmentOutcome(BaseModel):
+    """What happened to the parcel shipped from one warehouse."""
+
+    warehouse: str
+    lines: list[ReservedLine]
+    #: planned -> reserved -> quoted -> booked; or failed / released / cancelled.
+    status: str = "planned"
+    quote: ShippingQuote | None = None
+    tracking_number: str | None = None
+    error: str = ""
+
+
+class CancelRequest(BaseModel):
+    """Why the customer or an operator cancels the order."""
+
+    reason: str = "cancelled on request"
+
+
+class ReviewDecision(BaseModel):
+    """A reviewer's decision on a risky order."""
+
+    approved: bool
+    reviewer: str = ""
+    note: str = ""
+
+
+class PricedOrder(BaseModel):
+    """What submission answers synchronously: the validated, priced order."""
+
+    order_id: str
+    status: OrderStatus
+    total: OrderTotal
+    lines: list[PricedLine]
+    needs_review: bool
+
+
 class OrderResult(BaseModel):
     """The business outcome of an order. Failure is a result, not a crashed workflow."""
 
@@ -95,13 +144,18 @@ class OrderResult(BaseModel):
     status: OrderStatus
     reason: str = ""
     failed_step: str = ""
+    #: The failure's error type (InvalidOrder, OutOfStock, ServiceUnavailable, ...).
+    error_type: str = ""
     total: OrderTotal | None = None
     payment: PaymentReceipt | None = None
-    reservation: ReservationReceipt | None = None
-    quote: ShippingQuote | None = None
-    shipment: ShipmentReceipt | None = None
+    shipments: list[ShipmentOutcome] = Field(default_factory=list)
     compensations: list[CompensationRecord] = Field(default_factory=list)
     attempts: dict[str, int] = Field(default_factory=dict)
+
+    @property
+    def tracking_numbers(self) -> list[str]:
+        """Tracking numbers of the booked shipments."""
+        return [s.tracking_number for s in self.shipments if s.tracking_number]
 
     @property
     def retries(self) -> int:
@@ -116,10 +170,14 @@ class OrderResult(BaseModel):
 
 
 class OrderState(BaseModel):
-    """What the status query returns while the order runs."""
+    """What the status query returns, while the order runs and after."""
 
     order_id: str
     status: OrderStatus
     step: str
     attempts: dict[str, int]
     compensations: list[CompensationRecord]
+    total: OrderTotal | None = None
+    reason: str = ""
+    shipments: list[ShipmentOutcome] = Field(default_factory=list)
+    order: Order | None = None

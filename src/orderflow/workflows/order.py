@@ -1,43 +1,64 @@
 """OrderWorkflow: the six steps in order, and the saga that makes failure safe.
 
 Orchestration only: the total is pure workflow math; everything that touches the outside
-world is an activity with an explicit timeout and RetryPolicy.
+world is an activity with an explicit timeout and RetryPolicy. Stock is allocated to
+warehouses and reserved, quoted and shipped per warehouse in parallel.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from typing import Any, TypeVar
+import contextlib
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, CancelledError
+from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
 
 with workflow.unsafe.imports_passed_through():
+    from orderflow.domain.models import OrderTotal, PricedLine, ReservedLine, ValidatedOrder
     from orderflow.domain.pricing import price_order
     from orderflow.domain.status import OrderStatus
     from orderflow.workflows.activities import OrderActivities
     from orderflow.workflows.messages import (
+        AllocateRequest,
+        CancelRequest,
         OrderInput,
         OrderResult,
         OrderState,
         PaymentRequest,
+        PricedOrder,
         QuoteRequest,
         ReserveRequest,
         RetryOptions,
+        ReviewDecision,
+        ShipmentOutcome,
         ShipmentRequest,
     )
+    from orderflow.workflows.observability import ORDER_STATUS, count_outcome
     from orderflow.workflows.policy import retry_policy, timeout
     from orderflow.workflows.saga import Saga, attempts_of, describe_error
 
-T = TypeVar("T")
+Acts = OrderActivities
 
 
 class _StepFailed(Exception):
-    def __init__(self, step: str, error: ActivityError) -> None:
-        super().__init__(step)
+    """A step failed for good (business error or retries exhausted)."""
+
+    def __init__(self, step: str, reason: str, error_type: str) -> None:
+        super().__init__(reason)
         self.step = step
-        self.error = error
+        self.reason = reason
+        self.error_type = error_type
+
+
+class _Stopped(Exception):
+    """The order was cancelled on request or by the review timer."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 @workflow.defn
@@ -45,131 +66,329 @@ class OrderWorkflow:
     """One order: validate, total, charge, reserve, quote shipping, book the shipment."""
 
     def __init__(self) -> None:
-        self._order_id = ""
+        self._inp: OrderInput | None = None
         self._status = OrderStatus.RECEIVED
         self._step = ""
         self._attempts: dict[str, int] = {}
         self._saga: Saga | None = None
+        self._validated: ValidatedOrder | None = None
+        self._total: OrderTotal | None = None
+        self._shipments: dict[str, ShipmentOutcome] = {}
+        self._stop_reason: str | None = None
+        self._review: ReviewDecision | None = None
+        self._result: OrderResult | None = None
+
+    # -- messages ---------------------------------------------------------------------------
 
     @workflow.query
     def status(self) -> OrderState:
-        """Where the order is: status, current step, attempts so far, compensations."""
+        """Where the order is: status, step, attempts, compensations, total, shipments."""
         return OrderState(
-            order_id=self._order_id,
+            order_id=self._inp.order.order_id if self._inp else "",
             status=self._status,
             step=self._step,
             attempts=dict(self._attempts),
             compensations=list(self._saga.records) if self._saga else [],
+            total=self._total,
+            reason=self._result.reason if self._result else "",
+            shipments=list(self._shipments.values()),
+            order=self._inp.order if self._inp else None,
         )
+
+    @workflow.update
+    async def priced(self) -> PricedOrder:
+        """The validated, priced order, as soon as it is known (used with update-with-start)."""
+        await workflow.wait_condition(lambda: self._total is not None or self._result is not None)
+        if self._total is None or self._validated is None:
+            assert self._result is not None
+            raise ApplicationError(
+                self._result.reason,
+                type=self._result.error_type or "OrderFailed",
+                non_retryable=True,
+            )
+        return PricedOrder(
+            order_id=self._validated.order.order_id,
+            status=self._status,
+            total=self._total,
+            lines=self._validated.lines,
+            needs_review=self._needs_review(),
+        )
+
+    @workflow.update
+    async def cancel(self, req: CancelRequest) -> OrderResult:
+        """Cancel the order: run exactly the compensations owed; returns the final result."""
+        if self._stop_reason is None:
+            self._stop_reason = req.reason or "cancelled on request"
+        await workflow.wait_condition(lambda: self._result is not None)
+        assert self._result is not None
+        return self._result
+
+    @cancel.validator
+    def _validate_cancel(self, req: CancelRequest) -> None:
+        # Rejected updates leave no trace in the history.
+        if not self._status.cancellable:
+            if self._status in (OrderStatus.SHIPPED, OrderStatus.COMPLETED):
+                raise ValueError(
+                    "the shipment is already booked; the order can no longer be cancelled"
+                )
+            raise ValueError(f"the order is {self._status.value} and can no longer be cancelled")
+
+    @workflow.update
+    async def review(self, decision: ReviewDecision) -> OrderState:
+        """Approve or reject an order waiting for review."""
+        self._review = decision
+        return self.status()
+
+    @review.validator
+    def _validate_review(self, decision: ReviewDecision) -> None:
+        if self._status is not OrderStatus.AWAITING_REVIEW:
+            raise ValueError(f"the order is {self._status.value}, not awaiting review")
+
+    # -- the order --------------------------------------------------------------------------
 
     @workflow.run
     async def run(self, inp: OrderInput) -> OrderResult:
         """Process the order; a failed order is a result (FAILED), not a failed workflow."""
+        self._inp = inp
         order = inp.order
-        self._order_id = order.order_id
-        steps = inp.options.steps
         saga = self._saga = Saga(inp.options.compensations)
         result = OrderResult(order_id=order.order_id, status=OrderStatus.RECEIVED)
-        acts = OrderActivities
         try:
-            validated = await self._run("validate", acts.validate_order, order, steps, "validate")
-            self._status = OrderStatus.VALIDATED
-            result.total = total = price_order(validated.lines, order.service_level)
+            await self._process(inp, saga, result)
+            self._set_status(OrderStatus.COMPLETED)
+        except _StepFailed as failed:
+            result.failed_step, result.reason = failed.step, failed.reason
+            result.error_type = failed.error_type
+            workflow.logger.warning("order %s failed: %s", order.order_id, failed.reason)
+            await self._unwind(saga, OrderStatus.FAILED)
+        except _Stopped as stopped:
+            result.reason = stopped.reason
+            workflow.logger.warning("order %s cancelled: %s", order.order_id, stopped.reason)
+            self._set_status(OrderStatus.CANCELLING)
+            await self._unwind(saga, OrderStatus.CANCELLED)
+        except asyncio.CancelledError:
+            # Cancelled through Temporal (UI, CLI): compensate, then end as Cancelled.
+            workflow.logger.warning("order %s cancelled through Temporal", order.order_id)
+            result.reason = "workflow cancelled"
+            self._set_status(OrderStatus.CANCELLING)
+            await self._unwind(saga, OrderStatus.CANCELLED)
+            self._finish(result, saga)
+            raise
+        self._finish(result, saga)
+        return result
 
-            saga.register("payment", "refund_payment", acts.refund_payment, order.order_id)
-            result.payment = await self._run(
-                "payment",
-                acts.process_payment,
-                PaymentRequest(
-                    order_id=order.order_id, amount=total.total, payment_token=order.payment_token
-                ),
-                steps,
-                f"charge {total.total}",
+    async def _process(self, inp: OrderInput, saga: Saga, result: OrderResult) -> None:
+        order, steps = inp.order, inp.options.steps
+        self._validated = validated = await self._call(
+            "validate", Acts.validate_order, order, steps, "validate"
+        )
+        self._set_status(OrderStatus.VALIDATED)
+        result.total = total = self._total = price_order(validated.lines, order.service_level)
+        if self._needs_review():
+            await self._await_review(inp)
+
+        saga.register("payment", "refund_payment", Acts.refund_payment, order.order_id)
+        result.payment = await self._call(
+            "payment",
+            Acts.process_payment,
+            PaymentRequest(
+                order_id=order.order_id, amount=total.total, payment_token=order.payment_token
+            ),
+            steps,
+            f"charge {total.total}",
+        )
+        self._set_status(OrderStatus.PAID)
+
+        plan = await self._call(
+            "allocation",
+            Acts.allocate_inventory,
+            AllocateRequest(order_id=order.order_id, lines=validated.lines),
+            steps,
+            "allocate stock to warehouses",
+        )
+        self._shipments = {
+            warehouse: ShipmentOutcome(
+                warehouse=warehouse,
+                lines=[ReservedLine(sku=line.sku, quantity=line.quantity) for line in lines],
             )
-            self._status = OrderStatus.PAID
+            for warehouse, lines in plan.parcels.items()
+        }
+        result.shipments = list(self._shipments.values())
+        parcels: dict[str, list[PricedLine]] = plan.parcels
 
-            saga.register("inventory", "release_inventory", acts.release_inventory, order.order_id)
-            result.reservation = await self._run(
-                "inventory",
-                acts.reserve_inventory,
-                ReserveRequest(order_id=order.order_id, lines=validated.lines),
+        saga.register("inventory", "release_inventory", Acts.release_inventory, order.order_id)
+        await self._fan_out(
+            "inventory",
+            "reserved",
+            parcels,
+            lambda w, lines: self._call(
+                f"inventory:{w}",
+                Acts.reserve_inventory,
+                ReserveRequest(order_id=order.order_id, lines=lines, warehouse=w),
                 steps,
-                f"reserve {sum(line.quantity for line in validated.lines)} unit(s)",
-            )
-            self._status = OrderStatus.RESERVED
+                f"reserve {sum(line.quantity for line in lines)} unit(s) in {w}",
+            ),
+        )
+        self._set_status(OrderStatus.RESERVED)
 
-            result.quote = quote = await self._run(
-                "shipping_quote",
-                acts.calculate_shipping,
+        async def quote(warehouse: str, lines: list[PricedLine]) -> Any:
+            self._shipments[warehouse].quote = await self._call(
+                f"shipping_quote:{warehouse}",
+                Acts.calculate_shipping,
                 QuoteRequest(
                     order_id=order.order_id,
-                    lines=validated.lines,
+                    lines=lines,
                     service_level=order.service_level,
+                    warehouse=warehouse,
                 ),
                 steps,
-                f"quote {order.service_level.value} shipping",
+                f"quote {order.service_level.value} shipping from {warehouse}",
             )
-            self._status = OrderStatus.SHIPPING_QUOTED
 
-            saga.register("shipment", "cancel_shipment", acts.cancel_shipment, order.order_id)
-            result.shipment = await self._run(
-                "shipment",
-                acts.schedule_shipment,
+        await self._fan_out("shipping_quote", "quoted", parcels, quote)
+        self._set_status(OrderStatus.SHIPPING_QUOTED)
+
+        async def book(warehouse: str, _lines: list[PricedLine]) -> Any:
+            quote = self._shipments[warehouse].quote
+            assert quote is not None
+            receipt = await self._call(
+                f"shipment:{warehouse}",
+                Acts.schedule_shipment,
                 ShipmentRequest(order_id=order.order_id, quote=quote),
                 steps,
-                "book shipment",
+                f"book shipment from {warehouse}",
             )
-            self._status = OrderStatus.COMPLETED
-        except _StepFailed as failed:
-            result.failed_step = failed.step
-            result.reason = f"{failed.step}: {describe_error(failed.error)}"
-            workflow.logger.warning("order %s failed: %s", order.order_id, result.reason)
-            self._status = OrderStatus.COMPENSATING
-            records = await saga.compensate()
-            self._status = (
-                OrderStatus.NEEDS_ATTENTION
-                if any(not r.ok for r in records)
-                else OrderStatus.FAILED
+            self._shipments[warehouse].tracking_number = receipt.tracking_number
+
+        saga.register("shipment", "cancel_shipment", Acts.cancel_shipment, order.order_id)
+        await self._fan_out("shipment", "booked", parcels, book)
+
+    async def _await_review(self, inp: OrderInput) -> None:
+        self._set_status(OrderStatus.AWAITING_REVIEW)
+        self._step = "review"
+        try:
+            await workflow.wait_condition(
+                lambda: self._review is not None or self._stop_reason is not None,
+                timeout=timedelta(seconds=inp.options.review_timeout_s),
             )
-        except asyncio.CancelledError:
-            workflow.logger.warning("order %s cancelled; compensating", order.order_id)
-            self._status = OrderStatus.COMPENSATING
-            records = await saga.compensate()
-            self._status = (
-                OrderStatus.NEEDS_ATTENTION
-                if any(not r.ok for r in records)
-                else OrderStatus.CANCELLED
-            )
-            raise
+        except asyncio.TimeoutError:
+            raise _Stopped(
+                f"not reviewed within {inp.options.review_timeout_s:g}s; cancelled automatically"
+            ) from None
+        if self._stop_reason is not None:
+            raise _Stopped(self._stop_reason)
+        assert self._review is not None
+        if not self._review.approved:
+            who = f" by {self._review.reviewer}" if self._review.reviewer else ""
+            raise _Stopped(f"rejected in review{who}: {self._review.note or 'no reason given'}")
+        self._set_status(OrderStatus.VALIDATED)
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    def _needs_review(self) -> bool:
+        threshold = self._inp.options.review_threshold if self._inp else None
+        return threshold is not None and self._total is not None and self._total.total > threshold
+
+    def _set_status(self, status: OrderStatus) -> None:
+        self._status = status
+        if self._inp is not None and self._inp.options.status_search_attribute:
+            workflow.upsert_search_attributes([ORDER_STATUS.value_set(status.value)])
+
+    async def _unwind(self, saga: Saga, final: OrderStatus) -> None:
+        if self._status is not OrderStatus.CANCELLING:
+            self._set_status(OrderStatus.COMPENSATING)
+        records = await saga.compensate()
+        for outcome in self._shipments.values():
+            if outcome.status == "booked":
+                outcome.status = "cancelled"
+            elif outcome.status in ("reserved", "quoted"):
+                outcome.status = "released"
+        self._set_status(OrderStatus.NEEDS_ATTENTION if any(not r.ok for r in records) else final)
+
+    def _finish(self, result: OrderResult, saga: Saga) -> None:
         self._step = ""
         result.status = self._status
         result.attempts = dict(self._attempts)
         result.compensations = list(saga.records)
-        return result
+        result.shipments = list(self._shipments.values())
+        self._result = result
+        count_outcome(result)
 
-    async def _run(
+    async def _fan_out(
         self,
         step: str,
-        activity: Callable[..., Any],
-        arg: Any,
-        options: RetryOptions,
-        summary: str,
+        done_status: str,
+        parcels: dict[str, list[PricedLine]],
+        branch: Callable[[str, list[PricedLine]], Awaitable[Any]],
+    ) -> None:
+        """Run ``branch`` per warehouse in parallel; join all before deciding.
+
+        Every branch finishes (or fails) before the saga unwinds, so compensation sees
+        exactly what was done in each warehouse.
+        """
+
+        async def one(warehouse: str, lines: list[PricedLine]) -> None:
+            try:
+                await branch(warehouse, lines)
+            except _StepFailed as failed:
+                self._shipments[warehouse].status = "failed"
+                self._shipments[warehouse].error = failed.reason
+                raise
+            self._shipments[warehouse].status = done_status
+
+        outcomes = await asyncio.gather(
+            *(one(w, lines) for w, lines in parcels.items()), return_exceptions=True
+        )
+        for outcome in outcomes:
+            if isinstance(outcome, (_Stopped, asyncio.CancelledError)):
+                raise outcome
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
+
+    async def _call(
+        self, step: str, activity: Callable[..., Any], arg: Any, options: RetryOptions, summary: str
     ) -> Any:
-        """Run one step's activity with its timeout and RetryPolicy; record attempts."""
+        """Run one activity with its timeout and RetryPolicy; stop early on a cancel request."""
+        if self._stop_reason is not None:
+            raise _Stopped(self._stop_reason)
         self._step = step
         policy = retry_policy(options)
-        try:
-            receipt = await workflow.execute_activity_method(
+        task = asyncio.ensure_future(
+            workflow.execute_activity_method(
                 activity,
                 arg,
                 start_to_close_timeout=timeout(options),
                 retry_policy=policy,
                 summary=summary,
             )
+        )
+        try:
+            await workflow.wait_condition(lambda: task.done() or self._stop_reason is not None)
+        except asyncio.CancelledError:
+            task.cancel()  # cancelled through Temporal: stop the attempt too
+            raise
+        if not task.done():
+            # Cancel the running attempt; its compensation is registered, and a late effect
+            # is refused by the tombstone the compensation leaves.
+            task.cancel()
+            with contextlib.suppress(ActivityError, asyncio.CancelledError):
+                await task
+            raise _Stopped(self._stop_reason or "cancelled on request")
+        try:
+            receipt = task.result()
         except ActivityError as err:
             if isinstance(err.cause, CancelledError):
                 raise asyncio.CancelledError() from err
             self._attempts[step] = attempts_of(err, policy)
-            raise _StepFailed(step, err) from err
+            cause = err.cause
+            error_type = (
+                (cause.type or "ApplicationError")
+                if isinstance(cause, ApplicationError)
+                else type(cause).__name__
+            )
+            raise _StepFailed(
+                step.split(":")[0], f"{step}: {describe_error(err)}", error_type
+            ) from err
         self._attempts[step] = getattr(receipt, "attempt", 1)
         return receipt

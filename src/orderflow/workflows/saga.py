@@ -61,8 +61,10 @@ def _outcome(receipt: Receipt) -> tuple[bool, str]:
             f"released {receipt.units} unit(s)" if receipt.units else "no stock was held"
         )
     if isinstance(receipt, CancelShipmentReceipt):
-        return receipt.cancelled, (
-            "shipment cancelled" if receipt.cancelled else "no shipment had been booked"
+        return receipt.cancelled > 0, (
+            f"cancelled {receipt.cancelled} shipment(s)"
+            if receipt.cancelled
+            else "no shipment had been booked"
         )
     return False, "done"  # pragma: no cover - every compensation returns one of the above
 

@@ -1,0 +1,315 @@
+"""Order lifecycle messages and fan-out: cancel, review, update-with-start, warehouses."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+
+import pytest
+from temporalio import activity
+from temporalio.client import WithStartWorkflowOperation, WorkflowUpdateFailedError
+from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import WorkflowEnvironment
+
+from orderflow.domain.catalog import CATALOG, WAREHOUSES
+from orderflow.domain.models import LineItem, ReservationReceipt, ShipmentReceipt, ShippingQuote
+from orderflow.domain.status import OrderStatus
+from orderflow.store import Store
+from orderflow.temporal_client import start_order, workflow_id
+from orderflow.workflows.messages import (
+    CancelRequest,
+    OrderInput,
+    QuoteRequest,
+    ReserveRequest,
+    ReviewDecision,
+    ShipmentRequest,
+)
+from orderflow.workflows.order import OrderWorkflow
+from tests.workflow.conftest import FAST, STOCK, make_activities, worker_for
+from tests.workflow.helpers import an_order, ledger, shipment_status, units_held
+
+EAST, WEST = WAREHOUSES
+RISKY = FAST.model_copy(update={"review_threshold": Decimal("50.00"), "review_timeout_s": 3600.0})
+
+
+def blocking_quote(started: asyncio.Event) -> object:
+    """A carrier that never answers the quote (until the activity is cancelled)."""
+
+    @activity.defn(name="calculate_shipping")
+    async def quote(req: QuoteRequest) -> ShippingQuote:
+        started.set()
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+    return quote
+
+
+def assert_nothing_kept(store: Store, order_id: str) -> None:
+    charged = sum((a for k, a in ledger(store, order_id) if k == "charge"), Decimal(0))
+    refunded = sum((a for k, a in ledger(store, order_id) if k == "refund"), Decimal(0))
+    assert charged == refunded
+    assert units_held(store, order_id) == 0
+    assert shipment_status(store, order_id) != "booked"
+
+
+async def test_cancel_before_shipment_runs_exactly_the_compensations_owed(
+    temporal_env: WorkflowEnvironment, task_queue: str, order_prefix: str, store: Store
+) -> None:
+    order_id = f"{order_prefix}1"
+    quoting = asyncio.Event()
+    acts = make_activities(store)
+    async with worker_for(
+        temporal_env.client,
+        task_queue,
+        acts,
+        replace=[blocking_quote(quoting)],  # type: ignore[list-item]
+    ):
+        handle = await start_order(temporal_env.client, an_order(order_id), task_queue, FAST)
+        await asyncio.wait_for(quoting.wait(), timeout=30)
+        result = await handle.execute_update(
+            OrderWorkflow.cancel, CancelRequest(reason="customer changed their mind")
+        )
+        final = await handle.result()
+
+    assert result.status is OrderStatus.CANCELLED
+    assert result.reason == "customer changed their mind"
+    assert [c.action for c in result.compensations] == ["release_inventory", "refund_payment"]
+    assert all(c.ok and c.undid_something for c in result.compensations)
+    assert final == result
+    assert store.available()["TEE-BLACK-M"] == STOCK
+    assert_nothing_kept(store, order_id)
+
+
+async def test_a_rejected_update_names_the_reason_and_leaves_no_trace_in_history(
+    temporal_env: WorkflowEnvironment, task_queue: str, order_prefix: str, store: Store
+) -> None:
+    order_id = f"{order_prefix}1"
+    quoting = asyncio.Event()
+    async with worker_for(
+        temporal_env.client,
+        task_queue,
+        make_activities(store),
+        replace=[blocking_quote(quoting)],  # type: ignore[list-item]
+    ):
+        handle = await start_order(temporal_env.client, an_order(order_id), task_queue, FAST)
+        await asyncio.wait_for(quoting.wait(), timeout=30)
+        with pytest.raises(WorkflowUpdateFailedError) as rejected:
+            await handle.execute_update(OrderWorkflow.review, ReviewDecision(approved=True))
+        history = await handle.fetch_history()
+        await handle.execute_update(OrderWorkflow.cancel, CancelRequest())
+
+    assert isinstance(rejected.value.cause, ApplicationError)
+    assert "not awaiting review" in rejected.value.cause.message
+    kinds = [event.WhichOneof("attributes") or "" for event in history.events]
+    assert not [kind for kind in kinds if "update" in kind]
+
+
+async def test_cancel_after_completion_is_refused_and_changes_nothing(
+    temporal_env: WorkflowEnvironment, task_queue: str, order_prefix: str, store: Store
+) -> None:
+    order_id = f"{order_prefix}1"
+    async with worker_for(temporal_env.client, task_queue, make_activities(store)):
+        handle = await start_order(temporal_env.client, an_order(order_id), task_queue, FAST)
+        assert (await handle.result()).status is OrderStatus.COMPLETED
+        with pytest.raises(Exception, match=r"(?i)completed"):
+            await handle.execute_update(OrderWorkflow.cancel, CancelRequest())
+
+    assert shipment_status(store, order_id) == "booked"
+    assert [kind for kind, _ in ledger(store, order_id)] == ["charge"]
+
+
+async def test_update_with_start_answers_with_the_priced_order_while_processing_continues(
+    temporal_env: WorkflowEnvironment, task_queue: str, order_prefix: str, store: Store
+) -> None:
+    order_id = f"{order_prefix}1"
+    async with worker_for(temporal_env.client, task_queue, make_activities(store)):
+        start = WithStartWorkflowOperation(
+            OrderWorkflow.run,
+            OrderInput(order=an_order(order_id), options=FAST),
+            id=workflow_id(order_id),
+            task_queue=task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        )
+        priced = await temporal_env.client.execute_update_with_start_workflow(
+            OrderWorkflow.priced, start_workflow_operation=start
+        )
+        result = await (await start.workflow_handle()).result()
+
+    assert priced.total.subtotal == Decimal("51.98")  # 2 x 19.99 + 12.00
+    assert (
+        priced.total.total == priced.total.subtotal + priced.total.shipping_fee + priced.total.tax
+    )
+    assert not priced.needs_review
+    assert result.status is OrderStatus.COMPLETED
+    assert result.total == priced.total
+
+
+async def test_update_with_start_rejects_an_invalid_order_naming_the_field(
+    temporal_env: WorkflowEnvironment, task_queue: str, order_prefix: str, store: Store
+) -> None:
+    order_id = f"{order_prefix}1"
+    bad = an_order(order_id, items=[LineItem(sku="NOPE", quantity=1)])
+    async with worker_for(temporal_env.client, task_queue, make_activities(store)):
+        start = WithStartWorkflowOperation(
+            OrderWorkflow.run,
+            OrderInput(order=bad, options=FAST),
+            id=workflow_id(order_id),
+            task_queue=task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        )
+        with pytest.raises(WorkflowUpdateFailedError) as failed:
+            await temporal_env.client.execute_update_with_start_workflow(
+                OrderWorkflow.priced, start_workflow_operation=start
+            )
+
+    cause = failed.value.cause
+    assert isinstance(cause, ApplicationError) and cause.type == "InvalidOrder"
+    assert "items[0].sku" in cause.message
+    assert ledger(store, order_id) == []
+
+
+async def test_a_risky_order_waits_for_approval_before_anything_is_charged(
+    temporal_env: WorkflowEnvironment, task_queue: str, order_prefix: str, store: Store
+) -> None:
+    order_id = f"{order_prefix}1"
+    async with worker_for(temporal_env.client, task_queue, make_activities(store)):
+        handle = await start_order(temporal_env.client, an_order(order_id), task_queue, RISKY)
+        priced = await handle.execute_update(OrderWorkflow.priced)
+        state = await handle.query(OrderWorkflow.status)
+        assert ledger(store, order_id) == []  # nothing charged while waiting
+        await handle.execute_update(
+            OrderWorkflow.review, ReviewDecision(approved=True, reviewer="sam")
+        )
+        result = await handle.result()
+
+    assert priced.needs_review
+    assert state.status is OrderStatus.AWAITING_REVIEW
+    assert result.status is OrderStatus.COMPLETED
+    assert [kind for kind, _ in ledger(store, order_id)] == ["charge"]
+
+
+async def test_a_rejected_risky_order_is_cancelled_without_a_charge(
+    temporal_env: WorkflowEnvironment, task_queue: str, order_prefix: str, store: Store
+) -> None:
+    order_id = f"{order_prefix}1"
+    async with worker_for(temporal_env.client, task_queue, make_activities(store)):
+        handle = await start_order(temporal_env.client, an_order(order_id), task_queue, RISKY)
+        await handle.execute_update(OrderWorkflow.priced)
+        await handle.execute_update(
+            OrderWorkflow.review, ReviewDecision(approved=False, reviewer="sam", note="fraud")
+        )
+        result = await handle.result()
+
+    assert result.status is OrderStatus.CANCELLED
+    assert result.reason == "rejected in review by sam: fraud"
+    assert result.compensations == []
+    assert ledger(store, order_id) == []
+
+
+async def test_orders_split_across_warehouses_ship_as_one_parcel_each(
+    temporal_env: WorkflowEnvironment, task_queue: str, order_prefix: str, store: Store
+) -> None:
+    order_id = f"{order_prefix}1"
+    store.restock("HOODIE-GREY-M", 0)  # make sure shelves exist; then stock only in WEST
+    store.restock("CAP-NAVY", 5, WEST)
+    items = [LineItem(sku="TEE-BLACK-M", quantity=1), LineItem(sku="CAP-NAVY", quantity=5)]
+    # TEE lives in EAST only (the fixture stocks EAST); 5 caps fit in WEST only after
+    # EAST runs out, so the order must split.
+    store.reserve("someone-else", [_line("CAP-NAVY", STOCK)], EAST)
+    async with worker_for(temporal_env.client, task_queue, make_activities(store)):
+        handle = await start_order(
+            temporal_env.client, an_order(order_id, items=items), task_queue, FAST
+        )
+        result = await handle.result()
+
+    assert result.status is OrderStatus.COMPLETED
+    by_warehouse = {s.warehouse: s for s in result.shipments}
+    assert set(by_warehouse) == {EAST, WEST}
+    assert [line.sku for line in by_warehouse[WEST].lines] == ["CAP-NAVY"]
+    assert all(s.status == "booked" and s.tracking_number for s in result.shipments)
+    assert len(set(result.tracking_numbers)) == 2
+
+
+async def test_a_failed_branch_compensates_exactly_what_the_other_branch_did(
+    temporal_env: WorkflowEnvironment, task_queue: str, order_prefix: str, store: Store
+) -> None:
+    order_id = f"{order_prefix}1"
+    store.restock("CAP-NAVY", 5, WEST)
+    store.reserve("someone-else", [_line("CAP-NAVY", STOCK)], EAST)
+    items = [LineItem(sku="TEE-BLACK-M", quantity=2), LineItem(sku="CAP-NAVY", quantity=5)]
+    acts = make_activities(store)
+
+    @activity.defn(name="schedule_shipment")
+    def book_or_fail(req: ShipmentRequest) -> ShipmentReceipt:
+        if req.quote.warehouse == WEST:
+            raise ApplicationError(
+                "carrier refuses this parcel", type="CarrierRefused", non_retryable=True
+            )
+        return acts.schedule_shipment(req)
+
+    before = store.availability()
+    async with worker_for(temporal_env.client, task_queue, acts, replace=[book_or_fail]):
+        handle = await start_order(
+            temporal_env.client, an_order(order_id, items=items), task_queue, FAST
+        )
+        result = await handle.result()
+
+    assert result.status is OrderStatus.FAILED
+    assert result.error_type == "CarrierRefused"
+    by_warehouse = {s.warehouse: s for s in result.shipments}
+    assert by_warehouse[EAST].status == "cancelled"  # it had been booked: now cancelled
+    assert by_warehouse[WEST].status == "failed" and "refuses" in by_warehouse[WEST].error
+    assert [(c.action, c.undid_something) for c in result.compensations] == [
+        ("cancel_shipment", True),
+        ("release_inventory", True),
+        ("refund_payment", True),
+    ]
+    assert store.availability() == before  # released exactly once, in both warehouses
+    assert_nothing_kept(store, order_id)
+
+
+async def test_a_reservation_failing_in_one_warehouse_releases_the_other(
+    temporal_env: WorkflowEnvironment, task_queue: str, order_prefix: str, store: Store
+) -> None:
+    order_id = f"{order_prefix}1"
+    store.restock("CAP-NAVY", 5, WEST)
+    store.reserve("someone-else", [_line("CAP-NAVY", STOCK)], EAST)
+    items = [LineItem(sku="TEE-BLACK-M", quantity=2), LineItem(sku="CAP-NAVY", quantity=5)]
+    acts = make_activities(store)
+    east_reserved = asyncio.Event()
+
+    @activity.defn(name="reserve_inventory")
+    async def reserve_east_then_fail_west(req: ReserveRequest) -> ReservationReceipt:
+        if req.warehouse == WEST:
+            await east_reserved.wait()  # fail only after the other branch has acted
+            raise ApplicationError("shelf empty", type="OutOfStock", non_retryable=True)
+        receipt = await asyncio.to_thread(acts.reserve_inventory, req)
+        east_reserved.set()
+        return receipt
+
+    before = store.availability()
+    async with worker_for(
+        temporal_env.client, task_queue, acts, replace=[reserve_east_then_fail_west]
+    ):
+        handle = await start_order(
+            temporal_env.client, an_order(order_id, items=items), task_queue, FAST
+        )
+        result = await handle.result()
+
+    assert result.status is OrderStatus.FAILED
+    assert result.failed_step == "inventory"
+    statuses = {s.warehouse: s.status for s in result.shipments}
+    assert statuses == {EAST: "released", WEST: "failed"}
+    assert result.compensations[0].detail == "released 2 unit(s)"
+    assert store.availability() == before
+    assert_nothing_kept(store, order_id)
+
+
+def _line(sku: str, quantity: int):  # type: ignore[no-untyped-def]
+    from orderflow.domain.models import PricedLine
+
+    product = next(p for p in CATALOG if p.sku == sku)
+    return PricedLine(
+        sku=sku, quantity=quantity, unit_price=product.unit_price, weight_grams=product.weight_grams
+    )
