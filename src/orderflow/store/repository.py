@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Row, func, select, update
+from sqlalchemy import Connection, Engine, Row, Table, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -32,7 +32,6 @@ from orderflow.domain.models import (
     ShipmentReceipt,
 )
 from orderflow.store.tables import (
-    metadata,
     orders,
     payments,
     products,
@@ -55,26 +54,44 @@ class Store:
     # -- set-up -----------------------------------------------------------------------------
 
     def create_schema(self) -> None:
-        """Create missing tables (idempotent)."""
-        metadata.create_all(self.engine)
+        """Bring the schema up to date by the migrations (idempotent): ``schema.upgrade``."""
+        from orderflow.store import schema  # imported late: Alembic only when it is needed
+
+        schema.upgrade(self.engine)
 
     def seed_catalog(
         self, catalog: Iterable[Product], warehouses: Sequence[str] = WAREHOUSES
     ) -> None:
-        """Insert catalog products, and an empty stock row per warehouse, that are missing."""
+        """Insert catalog products, and an empty stock row per warehouse, that are missing.
+
+        Safe when several workers start at once: existing rows are skipped, not re-inserted.
+        """
         with self._tx() as conn:
-            known = set(conn.scalars(select(products.c.sku)))
-            shelves = set(conn.execute(select(stock.c.warehouse, stock.c.sku)).tuples())
             for product in catalog:
-                if product.sku not in known:
-                    conn.execute(products.insert().values(**product.model_dump()))
+                conn.execute(self._insert_missing(conn, products, product.model_dump()))
                 for warehouse in warehouses:
-                    if (warehouse, product.sku) not in shelves:
-                        conn.execute(
-                            stock.insert().values(
-                                warehouse=warehouse, sku=product.sku, initial=0, available=0
-                            )
+                    conn.execute(
+                        self._insert_missing(
+                            conn,
+                            stock,
+                            {
+                                "warehouse": warehouse,
+                                "sku": product.sku,
+                                "initial": 0,
+                                "available": 0,
+                            },
                         )
+                    )
+
+    @staticmethod
+    def _insert_missing(conn: Connection, table: Table, values: dict[str, Any]) -> Any:
+        """INSERT ... ON CONFLICT DO NOTHING for the connection's dialect."""
+        dialect = conn.dialect.name
+        if dialect == "postgresql":
+            return pg_insert(table).values(**values).on_conflict_do_nothing()
+        if dialect == "sqlite":
+            return sqlite_insert(table).values(**values).on_conflict_do_nothing()
+        raise NotImplementedError(dialect)  # pragma: no cover
 
     def restock(self, sku: str, units: int, warehouse: str = DEFAULT_WAREHOUSE) -> int:
         """Put ``units`` more of ``sku`` on the shelf of ``warehouse``; returns units available."""
@@ -328,13 +345,7 @@ class Store:
 
     def _lock_order(self, conn: Connection, order_id: str) -> Row[Any]:
         """Create the order's lock row if needed, lock it until the transaction ends, return it."""
-        dialect = conn.dialect.name
-        if dialect == "postgresql":
-            conn.execute(pg_insert(orders).values(order_id=order_id).on_conflict_do_nothing())
-        elif dialect == "sqlite":
-            conn.execute(sqlite_insert(orders).values(order_id=order_id).on_conflict_do_nothing())
-        else:  # pragma: no cover - other databases are not supported yet
-            raise NotImplementedError(dialect)
+        conn.execute(self._insert_missing(conn, orders, {"order_id": order_id}))
         return conn.execute(
             select(orders).where(orders.c.order_id == order_id).with_for_update()
         ).one()
