@@ -5,7 +5,9 @@ Entry points only translate input into these calls and these errors into respons
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+from typing import Any
 
 from pydantic import BaseModel
 from temporalio.client import (
@@ -125,25 +127,34 @@ class OrderService:
             raise
         except WorkflowAlreadyStartedError:
             # The id belongs to an order that has finished: answer with that order.
-            return await self._priced_from_closed(order)
+            return await self._priced_from_closed(order, start)
         except RPCError as err:
             if err.status is RPCStatusCode.ALREADY_EXISTS:
-                return await self._priced_from_closed(order)
+                return await self._priced_from_closed(order, start)
             raise
         await self._check_same_order(order)
         return priced
 
-    async def _priced_from_closed(self, order: Order) -> PricedOrder:
+    async def _priced_from_closed(
+        self, order: Order, start: WithStartWorkflowOperation[Any, Any]
+    ) -> PricedOrder:
+        # The start operation holds the same error; read it so asyncio does not log it.
+        with contextlib.suppress(WorkflowAlreadyStartedError, RPCError):
+            await start.workflow_handle()
         state = await self.status(order.order_id)
         self._check_same(order, state)
         if state.total is None:
-            raise OrderRejected(state.reason or "order failed", _field_of(state.reason))
+            raise OrderRejected(
+                state.reason or "order failed",
+                _field_of(state.reason),
+                state.error_type or "OrderFailed",
+            )
         return PricedOrder(
             order_id=order.order_id,
             status=state.status,
             total=state.total,
-            lines=[],
-            needs_review=False,
+            lines=state.lines,
+            needs_review=state.needs_review,
         )
 
     async def _check_same_order(self, order: Order) -> None:
@@ -216,8 +227,12 @@ class OrderService:
         handle = self.client.get_workflow_handle_for(OrderWorkflow.run, workflow_id(order_id))
         try:
             return await handle.execute_update(OrderWorkflow.review, decision)
-        except (WorkflowUpdateFailedError, RPCError) as err:
+        except WorkflowUpdateFailedError as err:
             raise ConflictError(f"order {order_id} is no longer awaiting review") from err
+        except RPCError as err:
+            if err.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION):
+                raise ConflictError(f"order {order_id} is no longer awaiting review") from err
+            raise
 
     async def list_orders(
         self, status: OrderStatus | None = None, limit: int = 100

@@ -1,0 +1,137 @@
+"""The FastAPI application: ``create_app`` wires settings, auth, errors, limits and routers."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+
+import orderflow
+from orderflow.api.auth import ApiConfigError, ApiKeys, parse_api_keys
+from orderflow.api.deps import ApiContext, HealthCheck, OrderBackend
+from orderflow.api.health import service_health
+from orderflow.api.limits import BodySizeLimit
+from orderflow.api.problems import install_problem_handlers
+from orderflow.api.routes import health, inventory, orders
+from orderflow.config import Settings
+from orderflow.service import OrderService
+
+log = logging.getLogger("orderflow.api")
+
+DESCRIPTION = """\
+Submit, follow, cancel and review orders processed by Temporal; read and restock inventory.
+
+Every endpoint but `/healthz` needs `Authorization: Bearer <key>` with a key from
+`ORDERFLOW_API_KEYS`. Errors are `application/problem+json` (RFC 9457); validation
+problems list each field at fault in `errors`. Money is a decimal string (`"51.98"`).
+"""
+
+
+@asynccontextmanager
+async def _connected(settings: Settings) -> AsyncIterator[OrderService]:
+    """An OrderService on a fresh Temporal client and store, for as long as the block runs."""
+    from orderflow.temporal_client import connect, order_options
+    from orderflow.worker import build_store
+
+    try:
+        client = await connect(settings)
+    except RuntimeError as err:
+        log.error("cannot reach Temporal at %s: %s", settings.temporal_address, err)
+        raise
+    store = await asyncio.to_thread(build_store, settings)
+    try:
+        yield OrderService(client, store, settings.task_queue, order_options(settings))
+    finally:
+        store.engine.dispose()
+
+
+def _lifespan(context: ApiContext) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if not context.keys.enforced:
+            log.warning("the API accepts every request: authentication is OFF")
+        if context.service is not None:  # injected (tests): nothing to connect
+            yield
+            return
+        async with _connected(context.settings) as service:
+            context.service = service
+            context.health = service_health(service)
+            log.info(
+                "API connected to Temporal at %s (namespace %r, task queue %r)",
+                context.settings.temporal_address,
+                context.settings.temporal_namespace,
+                context.settings.task_queue,
+            )
+            try:
+                yield
+            finally:
+                context.service = None
+                context.health = None
+
+    return lifespan
+
+
+def _operation_id(route: APIRoute) -> str:
+    """Stable, readable operation ids for generated clients: ``orders-create_order``."""
+    return f"{route.tags[0]}-{route.name}" if route.tags else route.name
+
+
+def create_app(
+    settings: Settings | None = None,
+    service: OrderBackend | None = None,
+    *,
+    health_check: HealthCheck | None = None,
+    insecure_no_auth: bool = False,
+) -> FastAPI:
+    """The REST API.
+
+    Args:
+        settings: configuration (default: from the environment).
+        service: the order service to use; ``None`` connects to Temporal and builds the
+            store when the app starts (its lifespan), as ``orderflow api`` does.
+        health_check: probe for ``/healthz`` (default: the service's Temporal client and
+            database, when ``service`` is a real OrderService).
+        insecure_no_auth: serve without authentication (local development only).
+
+    Raises:
+        ApiConfigError: no API keys configured (and ``insecure_no_auth`` not given), or
+            a key too short.
+    """
+    settings = settings or Settings()
+    keys = parse_api_keys(settings.api_keys.get_secret_value())
+    if not keys and not insecure_no_auth:
+        raise ApiConfigError(
+            "no API keys configured: set ORDERFLOW_API_KEYS (comma-separated) or, for local "
+            "development only, pass --insecure-no-auth"
+        )
+    if health_check is None and isinstance(service, OrderService):
+        health_check = service_health(service)
+    context = ApiContext(
+        settings=settings,
+        keys=ApiKeys(keys, enforced=not insecure_no_auth),
+        service=service,
+        health=health_check,
+    )
+    # Imported here so that `python -m orderflow.api.openapi` runs that module only once.
+    from orderflow.api.openapi import problem_openapi
+
+    app = FastAPI(
+        title="orderflow",
+        version=orderflow.__version__,
+        description=DESCRIPTION,
+        lifespan=_lifespan(context),
+        redoc_url=None,
+        generate_unique_id_function=_operation_id,
+    )
+    app.state.context = context
+    install_problem_handlers(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.include_router(orders.router)
+    app.include_router(inventory.router)
+    app.include_router(health.router)
+    app.openapi = lambda: problem_openapi(app)  # type: ignore[method-assign]
+    return app

@@ -1,0 +1,259 @@
+"""Every error as ``application/problem+json`` (RFC 9457), and the handlers that make it so.
+
+Handlers translate errors into responses and nothing else: the service raises
+OrderNotFound, OrderRejected and ConflictError; FastAPI raises RequestValidationError and
+HTTPException; Temporal and the database raise their own "unavailable" errors.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping, Sequence
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from sqlalchemy.exc import OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from temporalio.client import RPCTimeoutOrCancelledError
+from temporalio.service import RPCError
+
+from orderflow.service import ConflictError, OrderNotFound, OrderRejected
+
+log = logging.getLogger("orderflow.api")
+
+PROBLEM_JSON = "application/problem+json"
+#: Problem types are URNs: stable identifiers that do not pretend to be web pages.
+TYPE_PREFIX = "urn:orderflow:problem:"
+
+
+class FieldError(BaseModel):
+    """One broken rule: which field (``items[0].quantity``) and what is wrong with it."""
+
+    field: str
+    message: str
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem detail; ``errors`` lists the fields at fault (validation only)."""
+
+    type: str = Field(default="about:blank", examples=[f"{TYPE_PREFIX}validation"])
+    title: str = Field(examples=["Request validation failed"])
+    status: int = Field(examples=[422])
+    detail: str = Field(default="", examples=["items[0].quantity: must be a positive whole number"])
+    instance: str = Field(default="", examples=["/orders"])
+    errors: list[FieldError] = Field(default_factory=list)
+
+
+def problem_response(
+    status: int,
+    detail: str,
+    *,
+    kind: str = "",
+    title: str = "",
+    errors: Sequence[FieldError] = (),
+    instance: str = "",
+    headers: Mapping[str, str] | None = None,
+) -> JSONResponse:
+    """A problem+json response; ``kind`` becomes the type URN (empty: ``about:blank``)."""
+    body = Problem(
+        type=f"{TYPE_PREFIX}{kind}" if kind else "about:blank",
+        title=title or HTTPStatus(status).phrase,
+        status=status,
+        detail=detail,
+        instance=instance,
+        errors=list(errors),
+    )
+    return JSONResponse(
+        body.model_dump(mode="json", exclude_defaults=False),
+        status_code=status,
+        media_type=PROBLEM_JSON,
+        headers=dict(headers) if headers else None,
+    )
+
+
+class UpstreamTimeout(Exception):
+    """Temporal did not answer within the API's time budget (``api_timeout_s``)."""
+
+
+class NotReady(Exception):
+    """The service is not connected yet (the app's lifespan has not run, or is starting)."""
+
+
+def kebab(name: str) -> str:
+    """``InvalidOrder`` -> ``invalid-order`` (error types as problem-type slugs)."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "-", name).lower()
+
+
+def field_path(loc: Sequence[int | str]) -> str:
+    """``("body", "items", 0, "quantity")`` -> ``items[0].quantity`` (the domain's notation)."""
+    parts = list(loc)
+    if parts and parts[0] in ("body", "query", "path", "header", "cookie"):
+        where = str(parts.pop(0))
+        if not parts or isinstance(parts[0], int):
+            # The whole body (missing, not JSON, or a JSON syntax error at a position).
+            return where
+    path = ""
+    for part in parts:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += f".{part}" if path else str(part)
+    return path
+
+
+def _validation_errors(exc: RequestValidationError) -> list[FieldError]:
+    found: list[FieldError] = []
+    for error in exc.errors():
+        message = str(error.get("msg", "is invalid"))
+        context = error.get("ctx") or {}
+        if error.get("type") == "json_invalid" and "error" in context:
+            message = f"{message}: {context['error']}"
+        # Deliberately no "input": it would echo payment tokens back (and into logs).
+        found.append(FieldError(field=field_path(error.get("loc", ())), message=message))
+    return found
+
+
+def _rule_of(message: str, field: str) -> str:
+    """The rule part of a domain message ('validate: InvalidOrder: items[0].sku: unknown')."""
+    marker = f"{field}: "
+    return message.split(marker, 1)[1] if field and marker in message else message
+
+
+async def _on_validation(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = _validation_errors(exc)
+    detail = "; ".join(f"{e.field}: {e.message}" for e in errors)
+    return problem_response(
+        422,
+        detail,
+        kind="validation",
+        title="Request validation failed",
+        errors=errors,
+        instance=request.url.path,
+    )
+
+
+async def _on_http(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    kind = getattr(exc, "problem_kind", "")
+    return problem_response(
+        exc.status_code,
+        str(exc.detail),
+        kind=kind,
+        instance=request.url.path,
+        headers=exc.headers,
+    )
+
+
+async def _on_rejected(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, OrderRejected)
+    message = str(exc)
+    rule = _rule_of(message, exc.field)
+    field = exc.field or "order"
+    return problem_response(
+        422,
+        f"{field}: {rule}",
+        kind=kebab(exc.error_type or "InvalidOrder"),
+        title="The request breaks a rule",
+        errors=[FieldError(field=field, message=rule)],
+        instance=request.url.path,
+    )
+
+
+async def _on_conflict(request: Request, exc: Exception) -> JSONResponse:
+    return problem_response(
+        409, str(exc), kind="conflict", title="Conflict", instance=request.url.path
+    )
+
+
+async def _on_not_found(request: Request, exc: Exception) -> JSONResponse:
+    return problem_response(
+        404,
+        f"no order with id {exc.args[0] if exc.args else ''!r}",
+        kind="order-not-found",
+        title="Order not found",
+        instance=request.url.path,
+    )
+
+
+async def _on_temporal(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RPCError)
+    log.warning("Temporal call for %s failed: %s %s", request.url.path, exc.status.name, exc)
+    return problem_response(
+        503,
+        f"Temporal did not accept the call ({exc.status.name}); try again shortly",
+        kind="temporal-unavailable",
+        title="Temporal unavailable",
+        instance=request.url.path,
+        headers={"Retry-After": "5"},
+    )
+
+
+async def _on_database(request: Request, exc: Exception) -> JSONResponse:
+    log.warning("database call for %s failed: %s", request.url.path, type(exc).__name__)
+    return problem_response(
+        503,
+        "the database did not answer; try again shortly",
+        kind="database-unavailable",
+        title="Database unavailable",
+        instance=request.url.path,
+        headers={"Retry-After": "5"},
+    )
+
+
+async def _on_timeout(request: Request, exc: Exception) -> JSONResponse:
+    return problem_response(
+        504,
+        "Temporal did not answer in time (is a worker running?); the request may still "
+        "take effect: GET the order to see its state, or repeat the request (it is idempotent)",
+        kind="timeout",
+        title="Timed out waiting for Temporal",
+        instance=request.url.path,
+        headers={"Retry-After": "5"},
+    )
+
+
+async def _on_not_ready(request: Request, exc: Exception) -> JSONResponse:
+    return problem_response(
+        503,
+        "the API is starting and not connected to Temporal yet; try again shortly",
+        kind="not-ready",
+        title="Not ready",
+        instance=request.url.path,
+        headers={"Retry-After": "5"},
+    )
+
+
+async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+    # A bug on our side, never the client's input: log it, say little.
+    log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+    return problem_response(
+        500,
+        "an unexpected error occurred; it has been logged",
+        kind="internal",
+        instance=request.url.path,
+    )
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    """Make every error the app can raise answer as problem+json."""
+    handlers: dict[type[Exception], Any] = {
+        RequestValidationError: _on_validation,
+        StarletteHTTPException: _on_http,
+        OrderRejected: _on_rejected,
+        ConflictError: _on_conflict,
+        OrderNotFound: _on_not_found,
+        RPCError: _on_temporal,
+        OperationalError: _on_database,
+        UpstreamTimeout: _on_timeout,
+        RPCTimeoutOrCancelledError: _on_timeout,
+        NotReady: _on_not_ready,
+        Exception: _on_unexpected,
+    }
+    for exc_type, handler in handlers.items():
+        app.add_exception_handler(exc_type, handler)

@@ -1,0 +1,183 @@
+"""An in-memory stand-in for OrderService and a client for the ASGI app (no tests here)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from decimal import Decimal
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+
+from orderflow.api import create_app
+from orderflow.config import Settings
+from orderflow.domain.catalog import WAREHOUSES
+from orderflow.domain.models import Order, OrderTotal, PricedLine
+from orderflow.domain.status import OrderStatus
+from orderflow.service import (
+    ConflictError,
+    OrderNotFound,
+    OrderRejected,
+    OrderSummary,
+    StockLevel,
+)
+from orderflow.workflows.messages import (
+    CompensationRecord,
+    OrderResult,
+    OrderState,
+    PricedOrder,
+    ReviewDecision,
+)
+
+KEY = "unit-test-key-0123456789"
+OTHER_KEY = "second-unit-test-key-abcdef"
+AUTH = {"Authorization": f"Bearer {KEY}"}
+TOTAL = OrderTotal(
+    subtotal=Decimal("51.98"),
+    shipping_fee=Decimal("5.00"),
+    tax=Decimal("4.16"),
+    total=Decimal("61.14"),
+)
+
+
+def an_order_body(**changes: Any) -> dict[str, Any]:
+    """A valid POST /orders body unless ``changes`` say otherwise."""
+    body: dict[str, Any] = {
+        "customer_id": "cust-001",
+        "items": [{"sku": "TEE-BLACK-M", "quantity": 2}, {"sku": "MUG-LOGO", "quantity": 1}],
+        "address": {
+            "name": "Ada Lovelace",
+            "line1": "12 Analytical Way",
+            "city": "London",
+            "postal_code": "N1 9GU",
+            "country": "GB",
+        },
+        "payment_token": "tok_visa_secret_123",
+    }
+    body.update(changes)
+    return body
+
+
+class FakeService:
+    """Just enough of OrderService: orders in a dict, stock in a dict, scripted failures."""
+
+    def __init__(self) -> None:
+        self.orders: dict[str, Order] = {}
+        self.status_of: dict[str, OrderStatus] = {}
+        self.calls: list[str] = []
+        self.fail: dict[str, Exception] = {}  # method name -> raise this
+        self.hang: set[str] = set()  # method names that never answer
+        self.stock = {(w, "TEE-BLACK-M"): 10 for w in WAREHOUSES}
+
+    async def _enter(self, method: str) -> None:
+        self.calls.append(method)
+        if method in self.fail:
+            raise self.fail[method]
+        if method in self.hang:
+            await asyncio.Event().wait()
+
+    async def submit(self, order: Order) -> PricedOrder:
+        await self._enter("submit")
+        known = self.orders.get(order.order_id)
+        if known is not None and known != order:
+            raise ConflictError(f"order id {order.order_id!r} is already used by a different order")
+        self.orders[order.order_id] = order
+        self.status_of.setdefault(order.order_id, OrderStatus.VALIDATED)
+        lines = [
+            PricedLine(sku=i.sku, quantity=i.quantity, unit_price=Decimal("19.99"), weight_grams=1)
+            for i in order.items
+        ]
+        return PricedOrder(
+            order_id=order.order_id,
+            status=OrderStatus.VALIDATED,
+            total=TOTAL,
+            lines=lines,
+            needs_review=False,
+        )
+
+    async def status(self, order_id: str) -> OrderState:
+        await self._enter("status")
+        if order_id not in self.orders:
+            raise OrderNotFound(order_id)
+        return OrderState(
+            order_id=order_id,
+            status=self.status_of[order_id],
+            step="payment",
+            attempts={"validate": 1},
+            compensations=[],
+            total=TOTAL,
+            order=self.orders[order_id],
+        )
+
+    async def cancel(self, order_id: str, reason: str = "") -> OrderResult:
+        await self._enter("cancel")
+        if order_id not in self.orders:
+            raise OrderNotFound(order_id)
+        if not self.status_of[order_id].cancellable:
+            raise ConflictError(f"order {order_id} is COMPLETED and can no longer be cancelled")
+        self.status_of[order_id] = OrderStatus.CANCELLED
+        return OrderResult(
+            order_id=order_id,
+            status=OrderStatus.CANCELLED,
+            reason=reason or "cancelled on request",
+            total=TOTAL,
+            compensations=[
+                CompensationRecord(
+                    step="payment",
+                    action="refund_payment",
+                    ok=True,
+                    undid_something=True,
+                    detail="refunded 61.14",
+                )
+            ],
+        )
+
+    async def review(self, order_id: str, decision: ReviewDecision) -> OrderState:
+        await self._enter("review")
+        if self.status_of.get(order_id) is not OrderStatus.AWAITING_REVIEW:
+            raise ConflictError(f"order {order_id} is VALIDATED, not awaiting review")
+        return await self.status(order_id)
+
+    async def list_orders(
+        self, status: OrderStatus | None = None, limit: int = 100
+    ) -> list[OrderSummary]:
+        await self._enter("list_orders")
+        return [
+            OrderSummary(order_id=oid, status=s.value, workflow_status="RUNNING")
+            for oid, s in self.status_of.items()
+            if status is None or s is status
+        ][:limit]
+
+    def inventory(self) -> list[StockLevel]:
+        self.calls.append("inventory")
+        return [StockLevel(warehouse=w, sku=s, available=n) for (w, s), n in self.stock.items()]
+
+    def restock(self, sku: str, units: int, warehouse: str) -> StockLevel:
+        self.calls.append("restock")
+        if (warehouse, sku) not in self.stock:
+            raise OrderRejected(
+                f"unknown SKU {sku!r} or warehouse {warehouse!r}", "sku", "InvalidRestock"
+            )
+        self.stock[warehouse, sku] += units
+        return StockLevel(warehouse=warehouse, sku=sku, available=self.stock[warehouse, sku])
+
+
+async def healthy() -> dict[str, bool]:
+    """A health probe where everything answers."""
+    return {"temporal": True, "database": True}
+
+
+def fake_app(service: FakeService, **settings: Any) -> FastAPI:
+    """The real app over the fake service, with KEY and OTHER_KEY accepted."""
+    values: dict[str, Any] = {"api_keys": f"{KEY},{OTHER_KEY}", **settings}
+    return create_app(Settings(**values), service, health_check=healthy)
+
+
+@asynccontextmanager
+async def client_for(app: FastAPI, **kwargs: Any) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client talking to ``app`` in process."""
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://api", **kwargs) as client:
+        yield client
