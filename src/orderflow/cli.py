@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 from pydantic import ValidationError
 
+from orderflow.cli_api import api
 from orderflow.cli_batch import demo, legacy
 from orderflow.cli_common import (
     InventoryRate,
@@ -21,6 +22,7 @@ from orderflow.cli_common import (
     settings_with,
     setup_logging,
 )
+from orderflow.cli_db import db_app
 
 app = typer.Typer(
     help="Order processing on Temporal: a six-step saga with real state and fault injection.",
@@ -72,36 +74,90 @@ def server(
 def worker(
     task_queue: Annotated[str | None, typer.Option(help="Task queue to poll.")] = None,
     namespace: Annotated[str | None, typer.Option(help="Temporal namespace.")] = None,
+    processes: Annotated[
+        int, typer.Option(min=1, max=64, help="Worker processes on this machine (one queue).")
+    ] = 1,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(
+            help="Prometheus port on 127.0.0.1 (default 9464; 0 disables); "
+            "process i of --processes uses PORT+i."
+        ),
+    ] = None,
     payment_failure_rate: PaymentRate = None,
     inventory_failure_rate: InventoryRate = None,
     shipping_failure_rate: ShippingRate = None,
     lost_response_share: LostShare = None,
     seed: Seed = None,
 ) -> None:
-    """Run a worker: the order workflow and its activities (TEMPORAL_ADDRESS, default local)."""
-    from orderflow.temporal_client import connect
-    from orderflow.worker import run_worker
+    """Run a worker: the order workflow and its activities (TEMPORAL_ADDRESS, default local).
+
+    Connection options (TLS client certificate and key, CA, API key, profiles) come from
+    temporalio's standard environment configuration: TEMPORAL_API_KEY,
+    TEMPORAL_TLS_CLIENT_CERT_PATH, TEMPORAL_TLS_CLIENT_KEY_PATH, TEMPORAL_TLS_SERVER_CA_CERT_PATH.
+    """
+    from orderflow.temporal_client import connect, metrics_runtime
+    from orderflow.worker import run_worker, run_worker_processes
 
     setup_logging()
     settings = settings_with(
         task_queue=task_queue,
         temporal_namespace=namespace,
+        metrics_port=metrics_port,
         payment_failure_rate=payment_failure_rate,
         inventory_failure_rate=inventory_failure_rate,
         shipping_failure_rate=shipping_failure_rate,
         lost_response_share=lost_response_share,
         seed=seed,
     )
+    if processes > 1:
+        raise typer.Exit(run_worker_processes(processes, settings))
 
     async def main() -> int:
+        runtime = metrics_runtime(settings.metrics_port) if settings.metrics_port else None
         try:
-            client = await connect(settings)
+            client = await connect(settings, runtime)
         except RuntimeError as err:
             typer.echo(
                 f"error: cannot reach Temporal at {settings.temporal_address}: {err}", err=True
             )
             return 1
+        if runtime is not None:
+            typer.echo(f"metrics: http://127.0.0.1:{settings.metrics_port}/metrics", err=True)
         await run_worker(settings, client)
+        return 0
+
+    run_async(main)
+
+
+@app.command(name="list")
+def list_orders(
+    status: Annotated[
+        str | None, typer.Option(help="Only orders in this status (e.g. COMPLETED, FAILED).")
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, max=10_000, help="At most this many.")] = 50,
+) -> None:
+    """List orders, newest first, filtered by the OrderStatus search attribute."""
+    from orderflow.domain.status import OrderStatus
+    from orderflow.service import OrderService
+    from orderflow.temporal_client import connect
+    from orderflow.worker import build_store
+
+    settings = settings_with()
+    try:
+        wanted = OrderStatus(status.upper()) if status else None
+    except ValueError:
+        choices = ", ".join(s.value for s in OrderStatus)
+        typer.echo(f"error: --status must be one of {choices}", err=True)
+        raise typer.Exit(2) from None
+
+    async def main() -> int:
+        client = await connect(settings)
+        service = OrderService(client, build_store(settings), settings.task_queue)
+        orders = await service.list_orders(wanted, limit)
+        for order in orders:
+            typer.echo(f"{order.order_id:<32} {order.status:<16} {order.workflow_status}")
+        typer.echo(f"{len(orders)} order(s)", err=True)
         return 0
 
     run_async(main)
@@ -187,6 +243,8 @@ def audit(
 
 app.command()(demo)
 app.command()(legacy)
+app.command()(api)
+app.add_typer(db_app, name="db")
 
 
 def main() -> None:

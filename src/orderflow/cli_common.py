@@ -59,17 +59,10 @@ def settings_with(**overrides: Any) -> Settings:
 
 
 def setup_logging(verbose: bool = True) -> None:
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)-7s %(message)s",
-        datefmt="%H:%M:%S",
-        stream=sys.stderr,
-    )
-    logging.getLogger("temporalio").setLevel(logging.WARNING)
-    # Our messages already name the order; the SDK's appended context dict is noise here.
-    from temporalio import workflow
+    """Human or JSON logs on stderr, per ``ORDERFLOW_LOG_FORMAT``."""
+    from orderflow.logs import setup_logging as configure
 
-    workflow.logger.workflow_info_on_message = False
+    configure(Settings().log_format, logging.INFO if verbose else logging.WARNING)
 
 
 def exit_now(code: int) -> None:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -38,6 +39,24 @@ class Settings(BaseSettings):
     max_attempts: int = Field(default=3, ge=1)
     compensation_max_attempts: int = Field(default=20, ge=1)
     activity_threads: int = Field(default=32, ge=1)
+
+    #: Prometheus metrics of the worker on 127.0.0.1:PORT (0 disables).
+    metrics_port: int = Field(default=9464, ge=0, le=65535)
+    #: "text" (human) or "json" (one object per line, with the order id as a field).
+    log_format: str = Field(default="text", pattern="^(text|json)$")
+    #: Orders whose total exceeds this wait for review (unset: no review).
+    review_threshold: Decimal | None = None
+    review_timeout_s: float = Field(default=24 * 3600, gt=0)
+
+    #: REST API keys, comma-separated (ORDERFLOW_API_KEYS), each at least 16 characters;
+    #: clients send ``Authorization: Bearer <key>``. A secret: never printed or logged.
+    api_keys: SecretStr = SecretStr("")
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(default=8000, ge=0, le=65535)
+    #: Request bodies larger than this are refused with 413 before they are parsed.
+    max_body_bytes: int = Field(default=64 * 1024, ge=1)
+    #: How long an API request waits for Temporal before answering 504.
+    api_timeout_s: float = Field(default=30.0, gt=0)
 
     @field_validator("data_dir")
     @classmethod

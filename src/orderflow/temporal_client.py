@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import (
     SearchAttributePair,
@@ -10,7 +12,9 @@ from temporalio.common import (
     WorkflowIDReusePolicy,
 )
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.envconfig import ClientConfig, ClientConnectConfig
 from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
 from orderflow.config import Settings
 from orderflow.domain.models import Order
@@ -20,12 +24,33 @@ from orderflow.workflows.observability import ORDER_STATUS
 from orderflow.workflows.order import OrderWorkflow
 
 
-async def connect(settings: Settings) -> Client:
+def connect_config(settings: Settings, env: Mapping[str, str] | None = None) -> ClientConnectConfig:
+    """Connection options from the SDK's standard environment configuration.
+
+    ``TEMPORAL_API_KEY``, ``TEMPORAL_TLS_CLIENT_CERT_PATH`` / ``..._KEY_PATH``,
+    ``TEMPORAL_TLS_SERVER_CA_CERT_PATH``, ``TEMPORAL_PROFILE`` and the TOML config file are
+    read by temporalio itself; address and namespace come from our settings (which also
+    read ``TEMPORAL_ADDRESS`` and ``TEMPORAL_NAMESPACE``).
+    """
+    config = ClientConfig.load_client_connect_config(override_env_vars=env)
+    config["target_host"] = settings.temporal_address
+    config["namespace"] = settings.temporal_namespace
+    return config
+
+
+async def connect(settings: Settings, runtime: Runtime | None = None) -> Client:
     """A client that carries Decimal (and every pydantic model) exactly."""
     return await Client.connect(
-        settings.temporal_address,
-        namespace=settings.temporal_namespace,
+        **connect_config(settings),
         data_converter=pydantic_data_converter,
+        runtime=runtime,
+    )
+
+
+def metrics_runtime(port: int) -> Runtime:
+    """A runtime serving Prometheus metrics (SDK and orderflow's own) on 127.0.0.1:port."""
+    return Runtime(
+        telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=f"127.0.0.1:{port}"))
     )
 
 
@@ -41,6 +66,8 @@ def order_options(settings: Settings) -> OrderOptions:
         compensations=OrderOptions().compensations.model_copy(
             update={"max_attempts": settings.compensation_max_attempts}
         ),
+        review_threshold=settings.review_threshold,
+        review_timeout_s=settings.review_timeout_s,
     )
 
 

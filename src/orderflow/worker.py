@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -26,9 +29,11 @@ log = logging.getLogger("orderflow.worker")
 
 
 def build_store(settings: Settings) -> Store:
-    """The store, with its schema and catalog created on first start."""
+    """The store, its schema migrated to the newest revision and its catalog seeded."""
+    from orderflow.store import schema
+
     store = Store(make_engine(settings.db_url))
-    store.create_schema()
+    schema.upgrade(store.engine)
     store.seed_catalog(CATALOG)
     return store
 
@@ -94,3 +99,42 @@ async def run_worker(settings: Settings, client: Client) -> None:
         await stop.wait()
         log.info("worker stopping")
     store.engine.dispose()
+
+
+def run_worker_processes(count: int, settings: Settings) -> int:
+    """Run ``count`` worker processes on one task queue; stop them all on SIGINT/SIGTERM.
+
+    Each child is ``python -m orderflow worker`` with the same settings, its own metrics
+    port (base + i) and, when seeded, its own fault seed (seed + i).
+    """
+    children: list[subprocess.Popen[bytes]] = []
+    for index in range(count):
+        env = dict(os.environ)
+        env.update(
+            {
+                "ORDERFLOW_TASK_QUEUE": settings.task_queue,
+                "TEMPORAL_ADDRESS": settings.temporal_address,
+                "TEMPORAL_NAMESPACE": settings.temporal_namespace,
+                "ORDERFLOW_PAYMENT_FAILURE_RATE": str(settings.payment_failure_rate),
+                "ORDERFLOW_INVENTORY_FAILURE_RATE": str(settings.inventory_failure_rate),
+                "ORDERFLOW_SHIPPING_FAILURE_RATE": str(settings.shipping_failure_rate),
+                "ORDERFLOW_LOST_RESPONSE_SHARE": str(settings.lost_response_share),
+                "ORDERFLOW_METRICS_PORT": str(
+                    settings.metrics_port + index if settings.metrics_port else 0
+                ),
+            }
+        )
+        if settings.seed is not None:
+            env["ORDERFLOW_SEED"] = str(settings.seed + index)
+        children.append(subprocess.Popen([sys.executable, "-m", "orderflow", "worker"], env=env))
+    log.info("started %d worker processes: %s", count, [c.pid for c in children])
+
+    def forward(signum: int, _frame: object) -> None:
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signum)
+
+    signal.signal(signal.SIGINT, forward)
+    signal.signal(signal.SIGTERM, forward)
+    codes = [child.wait() for child in children]
+    return max(codes, default=0)

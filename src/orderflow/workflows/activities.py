@@ -66,7 +66,15 @@ def _call(order_id: str, what: str, call: Callable[[], R]) -> R:
     except ServiceUnavailable as err:
         limit = info.retry_policy.maximum_attempts if info.retry_policy else 0
         then = "retries exhausted" if limit and info.attempt >= limit else "Temporal will retry"
-        log.warning("order %s: %s failed: %s (%s); %s", order_id, what, err, _attempt_label(), then)
+        log.warning(
+            "order %s: %s failed: %s (%s); %s",
+            order_id,
+            what,
+            err,
+            _attempt_label(),
+            then,
+            extra={"order_id": order_id},
+        )
         raise ApplicationError(
             str(err),
             {"attempt": info.attempt, "fault": err.fault.value},
@@ -75,7 +83,7 @@ def _call(order_id: str, what: str, call: Callable[[], R]) -> R:
             category=ApplicationErrorCategory.BENIGN,
         ) from err
     except BusinessError as err:
-        log.info("order %s: %s refused: %s", order_id, what, err)
+        log.info("order %s: %s refused: %s", order_id, what, err, extra={"order_id": order_id})
         raise ApplicationError(
             str(err),
             {"attempt": info.attempt},
@@ -84,7 +92,16 @@ def _call(order_id: str, what: str, call: Callable[[], R]) -> R:
             category=ApplicationErrorCategory.BENIGN,
         ) from err
     if info.attempt > 1:
-        log.info("order %s: %s succeeded on %s", order_id, what, _attempt_label())
+        log.info(
+            "order %s: %s succeeded on %s",
+            order_id,
+            what,
+            _attempt_label(),
+            extra={"order_id": order_id},
+        )
+        activity.metric_meter().create_counter(
+            "orderflow_activity_retries", "Activity attempts beyond the first, by activity"
+        ).add(info.attempt - 1, {"activity": info.activity_type})
     return receipt.model_copy(update={"attempt": info.attempt})
 
 
@@ -109,7 +126,9 @@ class OrderActivities:
         try:
             return validate_order(order, self.store.catalog())
         except InvalidOrder as err:
-            log.info("order %s: invalid: %s", order.order_id, err)
+            log.info(
+                "order %s: invalid: %s", order.order_id, err, extra={"order_id": order.order_id}
+            )
             raise ApplicationError(
                 str(err),
                 {"field": err.field, "rule": err.rule},

@@ -181,3 +181,6 @@ class OrderState(BaseModel):
     reason: str = ""
     shipments: list[ShipmentOutcome] = Field(default_factory=list)
     order: Order | None = None
+    lines: list[PricedLine] = Field(default_factory=list)
+    needs_review: bool = False
+    error_type: str = ""

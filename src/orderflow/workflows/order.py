@@ -93,6 +93,9 @@ class OrderWorkflow:
             reason=self._result.reason if self._result else "",
             shipments=list(self._shipments.values()),
             order=self._inp.order if self._inp else None,
+            lines=self._validated.lines if self._validated else [],
+            needs_review=self._needs_review(),
+            error_type=self._result.error_type if self._result else "",
         )
 
     @workflow.update

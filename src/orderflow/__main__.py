@@ -1,0 +1,5 @@
+"""``python -m orderflow`` is the ``orderflow`` command."""
+
+from orderflow.cli import main
+
+main()
