@@ -231,3 +231,23 @@ def test_stock_held_in_a_warehouse_that_ships_nothing_is_reported(
 
     assert not report.ok
     assert report.states == {order_id: "inconsistent"}
+
+
+def test_an_outcome_the_database_contradicts_is_reported(
+    stocked: Store, engine: Engine, new_order_id: NewId
+) -> None:
+    completed_but_empty = new_order_id("claims-completed")
+    failed_but_charged = new_order_id("claims-failed")
+    stocked.record_outcome(completed_but_empty, "COMPLETED", Decimal("10.00"), "")
+    stocked.charge(failed_but_charged, Decimal("5.00"), f"{failed_but_charged}:payment")
+    stocked.record_outcome(failed_but_charged, "FAILED", Decimal("5.00"), "payment: boom")
+
+    report = run_audit(engine)
+
+    assert not report.ok
+    assert f"order {completed_but_empty}: recorded COMPLETED but the database says clean" in (
+        report.violations
+    )
+    assert any(
+        v.startswith(f"order {failed_but_charged}: recorded FAILED") for v in report.violations
+    )

@@ -112,7 +112,7 @@ def test_upgrade_creates_every_table_and_records_the_head_revision(engine: Engin
 
     revision = schema.upgrade(engine)
 
-    assert revision == schema.head_revision() == "0001"
+    assert revision == schema.head_revision() == "0002"
     assert schema.current_revision(engine) == revision
     assert tables(engine) == OUR_TABLES | {"alembic_version"}
 
@@ -239,10 +239,17 @@ def test_upgrades_from_processes_started_together_queue_on_postgresql(postgres_u
 # -- a database made before migrations existed ----------------------------------------------
 
 
+def create_pre_migration_schema(engine: Engine) -> None:
+    """The tables as create_all built them before migrations existed (revision 0001's shape)."""
+    with engine.begin() as conn:
+        command.upgrade(schema.alembic_config(conn), "0001")
+        conn.execute(text("DROP TABLE alembic_version"))
+
+
 def test_a_database_created_by_create_all_is_stamped_and_keeps_its_data(
     engine: Engine, caplog: pytest.LogCaptureFixture
 ) -> None:
-    metadata.create_all(engine)
+    create_pre_migration_schema(engine)
     fill(engine)
     assert schema.current_revision(engine) is None
     caplog.set_level(logging.INFO, logger="alembic")
@@ -327,9 +334,9 @@ def test_cli_db_upgrade_and_current_on_postgresql_mask_the_password(
     assert upgraded.exit_code == 0, upgraded.output
     assert again.exit_code == 0, again.output
     assert after.exit_code == 0, after.output
-    assert "at revision 0001 (head)" in upgraded.output
+    assert "at revision 0002 (head)" in upgraded.output
     assert again.output == upgraded.output
-    assert "at revision 0001 (head)" in after.output
+    assert "at revision 0002 (head)" in after.output
     for result in (before, upgraded, again, after):
         assert "s3cr3t" not in result.output
         assert "postgresql+psycopg://postgres:***@127.0.0.1:5432/test" in result.output
@@ -349,7 +356,7 @@ def test_cli_db_upgrade_on_the_default_sqlite_file(
     assert upgraded.exit_code == 0, upgraded.output
     assert current.exit_code == 0, current.output
     db_file = (tmp_path / "data" / "orderflow.db").resolve()
-    assert f"sqlite:///{db_file}: at revision 0001 (head)" in upgraded.output
+    assert f"sqlite:///{db_file}: at revision 0002 (head)" in upgraded.output
     assert db_file.exists()
 
 

@@ -39,6 +39,7 @@ async def record(tag: str) -> None:
     store.seed_catalog(CATALOG)
     for product in CATALOG:
         store.restock(product.sku, 5)
+    store.restock("CAP-NAVY", 10, "WH-WEST")  # 6 caps fit only in WH-WEST: a split order
     lost = Fault.LOST_RESPONSE
     scenarios = {
         "completed_with_retries": (
@@ -51,9 +52,16 @@ async def record(tag: str) -> None:
         ),
         "out_of_stock": (
             make_activities(store),
-            an_order("replay-oos", items=[LineItem(sku="CAP-NAVY", quantity=6)]),
+            an_order("replay-oos", items=[LineItem(sku="CAP-NAVY", quantity=60)]),
         ),
         "invalid": (make_activities(store), an_order("replay-invalid", payment_token="")),
+        "split_across_warehouses": (
+            make_activities(store),
+            an_order(
+                "replay-split",
+                items=[LineItem(sku="MUG-LOGO", quantity=5), LineItem(sku="CAP-NAVY", quantity=6)],
+            ),
+        ),
     }
     HERE.mkdir(exist_ok=True)
     for name, (acts, order) in scenarios.items():

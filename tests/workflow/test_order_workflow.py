@@ -66,6 +66,7 @@ async def test_completes_an_order_and_charges_exactly_the_total(
     assert store.available()["TEE-BLACK-M"] == STOCK - 2
     assert shipment_status(store, order_id) == "booked"
     assert result.compensations == []
+    assert store.outcomes()[order_id] == "COMPLETED"  # recorded for audit and reconciliation
     assert run_audit(store.engine, order_prefix=order_id).ok
 
 
@@ -249,6 +250,7 @@ async def test_rejects_an_invalid_order_naming_the_field_and_touches_nothing(
     assert "positive whole number" in result.reason
     assert result.compensations == []
     assert ledger(store, order_id) == []
+    assert store.outcomes()[order_id] == "FAILED"
     assert run_audit(store.engine, order_prefix=order_id).orders_checked == 0
 
 

@@ -52,7 +52,8 @@ class PaymentGateway:
 
         def effect() -> PaymentReceipt:
             if token in DECLINED_TOKENS:
-                raise PaymentDeclined(f"card declined for order {order_id} ({token})")
+                # Never echo the token: it would end up in logs, history and the UI.
+                raise PaymentDeclined(f"card declined for order {order_id}")
             return self.store.charge(order_id, amount, idempotency_key)
 
         return call_with_faults(self.name, self.faults, effect)

@@ -15,7 +15,7 @@ from decimal import Decimal
 from pydantic import BaseModel, Field
 from sqlalchemy import ColumnElement, Engine, func, select, true
 
-from orderflow.store.tables import payments, reservations, shipments, stock
+from orderflow.store.tables import orders, payments, reservations, shipments, stock
 
 COMPLETE, CLEAN, INCONSISTENT = "complete", "clean", "inconsistent"
 
@@ -145,6 +145,29 @@ def describe(order_id: str, f: OrderFacts) -> str:
     return f"order {order_id}: " + ("; ".join(problems) or "inconsistent")
 
 
+#: Recorded outcome -> the state the database must be in for it.
+EXPECTED_STATE = {"COMPLETED": COMPLETE, "FAILED": CLEAN, "CANCELLED": CLEAN}
+
+
+def outcome_mismatches(
+    engine: Engine, facts: dict[str, OrderFacts], order_prefix: str | None
+) -> list[str]:
+    """Orders whose recorded outcome disagrees with the ledger, stock and shipments."""
+    query = select(orders.c.order_id, orders.c.status).where(orders.c.status.is_not(None))
+    if order_prefix:
+        query = query.where(orders.c.order_id.startswith(order_prefix, autoescape=True))
+    problems = []
+    with engine.connect() as conn:
+        for order_id, status in conn.execute(query):
+            expected = EXPECTED_STATE.get(status)
+            actual = facts[order_id].state if order_id in facts else CLEAN
+            if expected is not None and actual != expected:
+                problems.append(
+                    f"order {order_id}: recorded {status} but the database says {actual}"
+                )
+    return sorted(problems)
+
+
 def run_audit(engine: Engine, order_prefix: str | None = None) -> AuditReport:
     """Check every invariant; scope per-order checks to ids starting with ``order_prefix``.
 
@@ -154,6 +177,7 @@ def run_audit(engine: Engine, order_prefix: str | None = None) -> AuditReport:
     violations = [
         describe(order_id, f) for order_id, f in sorted(facts.items()) if f.state == INCONSISTENT
     ]
+    violations += outcome_mismatches(engine, facts, order_prefix)
     oversold = 0
     with engine.connect() as conn:
         held_by_shelf: dict[tuple[str, str], int] = {

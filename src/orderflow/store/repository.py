@@ -335,6 +335,33 @@ class Store:
             )
             return CancelShipmentReceipt(order_id=order_id, cancelled=result.rowcount)
 
+    # -- outcomes ---------------------------------------------------------------------------
+
+    def record_outcome(
+        self, order_id: str, status: str, total: Decimal | None, reason: str
+    ) -> None:
+        """Record how the order ended (idempotent: the last word wins, same values)."""
+        with self._tx() as conn:
+            self._lock_order(conn, order_id)
+            conn.execute(
+                update(orders)
+                .where(orders.c.order_id == order_id)
+                .values(
+                    status=status,
+                    total=total,
+                    reason=reason[:500],
+                    finished_at=func.coalesce(orders.c.finished_at, func.now()),
+                )
+            )
+
+    def outcomes(self) -> dict[str, str]:
+        """Recorded final status per order (orders still running are absent)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(orders.c.order_id, orders.c.status).where(orders.c.status.is_not(None))
+            )
+            return {order_id: status for order_id, status in rows}
+
     # -- helpers ----------------------------------------------------------------------------
 
     @contextmanager
@@ -347,7 +374,9 @@ class Store:
         """Create the order's lock row if needed, lock it until the transaction ends, return it."""
         conn.execute(self._insert_missing(conn, orders, {"order_id": order_id}))
         return conn.execute(
-            select(orders).where(orders.c.order_id == order_id).with_for_update()
+            select(orders.c.refunded, orders.c.released, orders.c.shipment_cancelled)
+            .where(orders.c.order_id == order_id)
+            .with_for_update()
         ).one()
 
     @staticmethod

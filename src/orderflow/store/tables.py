@@ -77,6 +77,11 @@ orders = Table(
     Column("refunded", Boolean, nullable=False, default=False),
     Column("released", Boolean, nullable=False, default=False),
     Column("shipment_cancelled", Boolean, nullable=False, default=False),
+    # The order's outcome as the workflow recorded it (NULL while it runs).
+    Column("status", String(32), nullable=True),
+    Column("total", Money, nullable=True),
+    Column("reason", String(500), nullable=True),
+    Column("finished_at", DateTime(timezone=True), nullable=True),
 )
 
 reservations = Table(

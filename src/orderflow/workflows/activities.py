@@ -37,6 +37,7 @@ from orderflow.store.repository import Store
 from orderflow.workflows.messages import (
     AllocateRequest,
     CompensationRequest,
+    OutcomeRequest,
     PaymentRequest,
     QuoteRequest,
     ReserveRequest,
@@ -184,6 +185,11 @@ class OrderActivities:
             lambda: self.carrier.book(req.order_id, req.quote),
         )
 
+    @activity.defn(name="record_outcome")
+    def record_outcome(self, req: OutcomeRequest) -> None:
+        """Write the order's final status to the database (for audit and reconciliation)."""
+        self.store.record_outcome(req.order_id, req.status.value, req.total, req.reason)
+
     # -- compensations ----------------------------------------------------------------------
 
     @activity.defn(name="refund_payment")
@@ -216,4 +222,5 @@ class OrderActivities:
             self.refund_payment,
             self.release_inventory,
             self.cancel_shipment,
+            self.record_outcome,
         ]

@@ -90,6 +90,15 @@ class CompensationRequest(BaseModel):
     order_id: str
 
 
+class OutcomeRequest(BaseModel):
+    """The order's outcome, recorded in the database when the workflow ends."""
+
+    order_id: str
+    status: OrderStatus
+    total: Decimal | None = None
+    reason: str = ""
+
+
 class CompensationRecord(BaseModel):
     """One compensation the saga ran: which step it undid and what happened."""
 

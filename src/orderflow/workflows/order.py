@@ -27,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
         OrderInput,
         OrderResult,
         OrderState,
+        OutcomeRequest,
         PaymentRequest,
         PricedOrder,
         QuoteRequest,
@@ -41,6 +42,9 @@ with workflow.unsafe.imports_passed_through():
     from orderflow.workflows.saga import Saga, attempts_of, describe_error
 
 Acts = OrderActivities
+
+#: Patch id of the change that records each order's outcome in the database (v2).
+PATCH_RECORD_OUTCOME = "record-outcome"
 
 
 class _StepFailed(Exception):
@@ -176,9 +180,39 @@ class OrderWorkflow:
             self._set_status(OrderStatus.CANCELLING)
             await self._unwind(saga, OrderStatus.CANCELLED)
             self._finish(result, saga)
+            await self._record_outcome(result, inp)
             raise
         self._finish(result, saga)
+        await self._record_outcome(result, inp)
         return result
+
+    async def _record_outcome(self, result: OrderResult, inp: OrderInput) -> None:
+        """Write the outcome to the database, for the audit and the reconciliation.
+
+        Added after v1 shipped: ``workflow.patched`` keeps orders that started on the old
+        code replaying exactly as they ran (they finish without this step).
+        """
+        if not workflow.patched(PATCH_RECORD_OUTCOME):
+            return
+        options = inp.options.compensations
+        try:
+            await workflow.execute_activity_method(
+                Acts.record_outcome,
+                OutcomeRequest(
+                    order_id=result.order_id,
+                    status=result.status,
+                    total=result.total.total if result.total else None,
+                    reason=result.reason,
+                ),
+                start_to_close_timeout=timeout(options),
+                retry_policy=retry_policy(options),
+                summary=f"record outcome {result.status.value}",
+            )
+        except ActivityError as err:
+            # The order's outcome stands; the reconciliation will report the missing row.
+            workflow.logger.error(
+                "order %s: could not record its outcome: %s", result.order_id, describe_error(err)
+            )
 
     async def _process(self, inp: OrderInput, saga: Saga, result: OrderResult) -> None:
         order, steps = inp.order, inp.options.steps
