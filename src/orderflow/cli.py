@@ -241,6 +241,14 @@ def audit(
     raise typer.Exit(0 if report.ok else 1)
 
 
+@app.command()
+def keygen(key_id: Annotated[str, typer.Argument(help="A name for the key.")] = "k1") -> None:
+    """Print a new AES-256 key entry for ORDERFLOW_ENCRYPTION_KEYS (payload encryption)."""
+    from orderflow.codec import new_key_entry
+
+    typer.echo(new_key_entry(key_id))
+
+
 app.command()(demo)
 app.command()(legacy)
 app.command()(api)

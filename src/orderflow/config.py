@@ -58,6 +58,17 @@ class Settings(BaseSettings):
     #: How long an API request waits for Temporal before answering 504.
     api_timeout_s: float = Field(default=30.0, gt=0)
 
+    #: Payload encryption keys, "id:base64key,..." (empty: payloads are not encrypted).
+    encryption_keys: SecretStr = SecretStr("")
+    #: Key id used for new payloads (default: the first key listed).
+    encryption_key_id: str = ""
+    #: Codec endpoint the embedded server's Web UI uses to show decrypted payloads.
+    ui_codec_endpoint: str = ""
+    #: Browser origins allowed to call the API's codec endpoint (the Temporal Web UI).
+    codec_cors_origins: list[str] = Field(
+        default_factory=lambda: ["http://127.0.0.1:8233", "http://localhost:8233"]
+    )
+
     @field_validator("data_dir")
     @classmethod
     def _expand(cls, value: Path) -> Path:

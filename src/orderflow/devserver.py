@@ -82,6 +82,8 @@ def dev_server_command(settings: Settings) -> list[str]:
     ]
     for pragma in SQLITE_PRAGMAS:
         command += ["--sqlite-pragma", pragma]
+    if settings.ui_codec_endpoint:
+        command += ["--ui-codec-endpoint", settings.ui_codec_endpoint]
     return command + search_attribute_args()
 
 

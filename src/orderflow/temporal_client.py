@@ -11,11 +11,12 @@ from temporalio.common import (
     WorkflowIDConflictPolicy,
     WorkflowIDReusePolicy,
 )
-from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter
 from temporalio.envconfig import ClientConfig, ClientConnectConfig
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
+from orderflow.codec import data_converter
 from orderflow.config import Settings
 from orderflow.domain.models import Order
 from orderflow.domain.status import OrderStatus
@@ -42,8 +43,15 @@ async def connect(settings: Settings, runtime: Runtime | None = None) -> Client:
     """A client that carries Decimal (and every pydantic model) exactly."""
     return await Client.connect(
         **connect_config(settings),
-        data_converter=pydantic_data_converter,
+        data_converter=converter_for(settings),
         runtime=runtime,
+    )
+
+
+def converter_for(settings: Settings) -> DataConverter:
+    """Decimal-exact pydantic payloads, AES-GCM encrypted when keys are configured."""
+    return data_converter(
+        settings.encryption_keys.get_secret_value(), settings.encryption_key_id or None
     )
 
 

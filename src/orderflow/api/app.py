@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
 
 import orderflow
@@ -16,7 +17,7 @@ from orderflow.api.deps import ApiContext, HealthCheck, OrderBackend
 from orderflow.api.health import service_health
 from orderflow.api.limits import BodySizeLimit
 from orderflow.api.problems import install_problem_handlers
-from orderflow.api.routes import health, inventory, orders
+from orderflow.api.routes import codec, health, inventory, orders
 from orderflow.config import Settings
 from orderflow.service import OrderService
 
@@ -133,5 +134,13 @@ def create_app(
     app.include_router(orders.router)
     app.include_router(inventory.router)
     app.include_router(health.router)
+    app.include_router(codec.router)
+    # The Temporal Web UI calls the codec endpoint from the browser.
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.codec_cors_origins,
+        allow_methods=["POST"],
+        allow_headers=["Authorization", "Content-Type", "X-Namespace"],
+    )
     app.openapi = lambda: problem_openapi(app)  # type: ignore[method-assign]
     return app
