@@ -242,6 +242,65 @@ def audit(
 
 
 @app.command()
+def resolve(
+    order_id: Annotated[str, typer.Argument(help="An order in NEEDS_ATTENTION.")],
+    retry: Annotated[
+        bool, typer.Option("--retry", help="Run the failed compensations again.")
+    ] = False,
+    mark_refunded: Annotated[
+        bool, typer.Option("--mark-refunded", help="You refunded by hand: record it.")
+    ] = False,
+    mark_released: Annotated[
+        bool, typer.Option("--mark-released", help="You released the stock by hand: record it.")
+    ] = False,
+    mark_cancelled: Annotated[
+        bool, typer.Option("--mark-cancelled", help="You cancelled the shipment by hand.")
+    ] = False,
+    operator: Annotated[str, typer.Option(help="Who decides (kept in the order's log).")] = "",
+    note: Annotated[str, typer.Option(help="Why (kept in the order's log).")] = "",
+) -> None:
+    """Settle an order that NEEDS_ATTENTION: retry its compensations or record a manual fix."""
+    from orderflow.service import ConflictError, OrderNotFound, OrderService
+    from orderflow.temporal_client import connect
+    from orderflow.worker import build_store
+    from orderflow.workflows.messages import Resolution
+
+    chosen = [
+        name
+        for name, flag in (
+            ("retry", retry),
+            ("mark_refunded", mark_refunded),
+            ("mark_released", mark_released),
+            ("mark_cancelled", mark_cancelled),
+        )
+        if flag
+    ]
+    if len(chosen) != 1:
+        typer.echo(
+            "error: give exactly one of --retry, --mark-refunded, --mark-released, "
+            "--mark-cancelled",
+            err=True,
+        )
+        raise typer.Exit(2)
+    settings = settings_with()
+
+    async def main() -> int:
+        client = await connect(settings)
+        service = OrderService(client, build_store(settings), settings.task_queue)
+        try:
+            state = await service.resolve(
+                order_id, Resolution(action=chosen[0], operator=operator, note=note)
+            )
+        except (ConflictError, OrderNotFound) as err:
+            typer.echo(f"error: {err}", err=True)
+            return 1
+        typer.echo(state.model_dump_json(indent=2))
+        return 0
+
+    run_async(main)
+
+
+@app.command()
 def keygen(key_id: Annotated[str, typer.Argument(help="A name for the key.")] = "k1") -> None:
     """Print a new AES-256 key entry for ORDERFLOW_ENCRYPTION_KEYS (payload encryption)."""
     from orderflow.codec import new_key_entry

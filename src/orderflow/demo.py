@@ -7,7 +7,13 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 
-from temporalio.client import Client, WorkflowFailureError
+from temporalio.client import (
+    Client,
+    WorkflowFailureError,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+)
+from temporalio.service import RPCError
 
 from orderflow.demo_orders import stock_targets
 from orderflow.domain.models import Order
@@ -17,11 +23,21 @@ from orderflow.store import Store
 from orderflow.store.audit import COMPLETE, INCONSISTENT, run_audit
 from orderflow.temporal_client import start_order
 from orderflow.workflows.messages import OrderOptions, OrderResult
+from orderflow.workflows.order import OrderWorkflow
 
 
 def new_batch_id(mode: str) -> str:
     """A fresh prefix so every run's orders (and workflow ids) are new."""
     return f"{mode}-{uuid.uuid4().hex[:6]}-"
+
+
+async def settle(handle: WorkflowHandle[OrderWorkflow, OrderResult]) -> OrderResult:
+    """The order's result once it is final, or parked in NEEDS_ATTENTION for an operator."""
+    try:
+        return await handle.execute_update(OrderWorkflow.settled)
+    except (RPCError, WorkflowUpdateFailedError):
+        # Already closed (an update cannot reach it): its result is final.
+        return await handle.result()
 
 
 def seed_inventory(store: Store, orders: Sequence[Order]) -> None:
@@ -86,7 +102,7 @@ async def run_batch(
     done = 0
     last_print = 0.0
     deadline = started + timeout
-    pending = {asyncio.ensure_future(handle.result()) for handle in handles}
+    pending = {asyncio.ensure_future(settle(handle)) for handle in handles}
     while pending:
         finished, pending = await asyncio.wait(
             pending, timeout=max(0.0, deadline - time.monotonic()), return_when="FIRST_COMPLETED"

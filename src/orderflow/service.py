@@ -31,6 +31,7 @@ from orderflow.workflows.messages import (
     OrderResult,
     OrderState,
     PricedOrder,
+    Resolution,
     ReviewDecision,
 )
 from orderflow.workflows.observability import ORDER_STATUS
@@ -232,6 +233,27 @@ class OrderService:
         except RPCError as err:
             if err.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION):
                 raise ConflictError(f"order {order_id} is no longer awaiting review") from err
+            raise
+
+    async def resolve(self, order_id: str, resolution: Resolution) -> OrderState:
+        """Settle an order that NEEDS_ATTENTION (retry, or record a manual fix).
+
+        Raises:
+            OrderNotFound; ConflictError: the order is not waiting for an operator, or the
+                action does not match what is owed (the message says what is).
+        """
+        await self.status(order_id)
+        handle = self.client.get_workflow_handle_for(OrderWorkflow.run, workflow_id(order_id))
+        try:
+            return await handle.execute_update(OrderWorkflow.resolve, resolution)
+        except WorkflowUpdateFailedError as err:
+            cause = err.cause
+            raise ConflictError(
+                cause.message if isinstance(cause, ApplicationError) else str(err)
+            ) from err
+        except RPCError as err:
+            if err.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION):
+                raise ConflictError(f"order {order_id} is not waiting for an operator") from err
             raise
 
     async def list_orders(

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 from temporalio import activity
-from temporalio.client import WorkflowFailureError
+from temporalio.client import WorkflowFailureError, WorkflowUpdateFailedError
 from temporalio.exceptions import CancelledError
 from temporalio.testing import WorkflowEnvironment
 
@@ -15,11 +15,11 @@ from orderflow.domain.models import LineItem, ShippingQuote
 from orderflow.domain.pricing import price_order
 from orderflow.domain.status import OrderStatus
 from orderflow.domain.validation import validate_order
-from orderflow.services.faults import Fault, ScriptedFaults
+from orderflow.services.faults import NO_FAULTS, Fault, ScriptedFaults
 from orderflow.store import Store
 from orderflow.store.audit import run_audit
 from orderflow.temporal_client import start_order
-from orderflow.workflows.messages import OrderResult, QuoteRequest
+from orderflow.workflows.messages import OrderResult, QuoteRequest, Resolution
 from orderflow.workflows.order import OrderWorkflow
 from tests.workflow.conftest import FAST, STOCK, make_activities, worker_for
 from tests.workflow.helpers import an_order, ledger, shipment_status, units_held
@@ -254,29 +254,66 @@ async def test_rejects_an_invalid_order_naming_the_field_and_touches_nothing(
     assert run_audit(store.engine, order_prefix=order_id).orders_checked == 0
 
 
-async def test_needs_attention_when_a_refund_cannot_complete(
-    temporal_env: WorkflowEnvironment, task_queue: str, order_prefix: str, store: Store
+@pytest.mark.parametrize("fix", ["mark_refunded", "retry"])
+async def test_a_refund_that_cannot_complete_parks_the_order_until_an_operator_settles_it(
+    temporal_env: WorkflowEnvironment,
+    task_queue: str,
+    order_prefix: str,
+    store: Store,
+    fix: str,
 ) -> None:
     order_id = f"{order_prefix}1"
-    # The charge goes through; afterwards the gateway is down for good (refunds too).
+    # The charge goes through; afterwards the gateway is down (refunds fail too).
     acts = make_activities(
         store,
         payment=ScriptedFaults([None], then=UNAVAILABLE),
         shipping=ScriptedFaults([UNAVAILABLE] * 3),
     )
     async with worker_for(temporal_env.client, task_queue, acts):
-        result = await run_order(temporal_env, task_queue, order_id)
-        handle = temporal_env.client.get_workflow_handle_for(OrderWorkflow.run, f"order-{order_id}")
+        handle = await start_order(temporal_env.client, an_order(order_id), task_queue, FAST)
+        parked = await handle.execute_update(OrderWorkflow.settled)
         state = await handle.query(OrderWorkflow.status)
+        # Visible, not silent: the audit flags the order that still holds the money.
+        audit = run_audit(store.engine, order_prefix=order_id)
+        if fix == "retry":
+            acts.gateway.faults = NO_FAULTS  # the gateway is back
+        await handle.execute_update(
+            OrderWorkflow.resolve, Resolution(action=fix, operator="sam", note="ticket 42")
+        )
+        result = await handle.result()
 
-    assert result.status is OrderStatus.NEEDS_ATTENTION
-    refund = result.compensations[-1]
+    assert parked.status is OrderStatus.NEEDS_ATTENTION
+    refund = parked.compensations[-1]
     assert refund.action == "refund_payment" and not refund.ok
     assert refund.attempts == FAST.compensations.max_attempts
-    assert state.status is OrderStatus.NEEDS_ATTENTION
-    # Visible, not silent: the audit flags the order that still holds the customer's money.
-    audit = run_audit(store.engine, order_prefix=order_id)
+    assert state.status is OrderStatus.NEEDS_ATTENTION and state.owed == ["refund_payment"]
     assert not audit.ok and "not shipped" in audit.violations[0]
+    assert result.status is OrderStatus.FAILED
+    settled = result.compensations[-1]
+    assert settled.action == "refund_payment" and settled.ok and settled.undid_something
+    assert settled.detail.startswith("resolved by hand") == (fix == "mark_refunded")
+    assert_clean(store, order_id)
+    assert store.outcomes()[order_id] == "FAILED"
+
+
+async def test_a_resolution_that_does_not_match_what_is_owed_is_refused(
+    temporal_env: WorkflowEnvironment, task_queue: str, order_prefix: str, store: Store
+) -> None:
+    order_id = f"{order_prefix}1"
+    acts = make_activities(
+        store,
+        payment=ScriptedFaults([None], then=UNAVAILABLE),
+        shipping=ScriptedFaults([UNAVAILABLE] * 3),
+    )
+    async with worker_for(temporal_env.client, task_queue, acts):
+        handle = await start_order(temporal_env.client, an_order(order_id), task_queue, FAST)
+        await handle.execute_update(OrderWorkflow.settled)
+        with pytest.raises(WorkflowUpdateFailedError) as refused:
+            await handle.execute_update(OrderWorkflow.resolve, Resolution(action="mark_cancelled"))
+        await handle.execute_update(OrderWorkflow.resolve, Resolution(action="mark_refunded"))
+        await handle.result()
+
+    assert "cancel_shipment is not owed" in str(refused.value.cause)
 
 
 async def test_submitting_the_same_order_twice_runs_one_saga(

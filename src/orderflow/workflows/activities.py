@@ -37,6 +37,7 @@ from orderflow.store.repository import Store
 from orderflow.workflows.messages import (
     AllocateRequest,
     CompensationRequest,
+    ManualCompensation,
     OutcomeRequest,
     PaymentRequest,
     QuoteRequest,
@@ -190,6 +191,32 @@ class OrderActivities:
         """Write the order's final status to the database (for audit and reconciliation)."""
         self.store.record_outcome(req.order_id, req.status.value, req.total, req.reason)
 
+    @activity.defn(name="record_manual_compensation")
+    def record_manual_compensation(
+        self, req: ManualCompensation
+    ) -> RefundReceipt | ReleaseReceipt | CancelShipmentReceipt:
+        """An operator did a compensation by hand: write it to the database directly.
+
+        The (simulated) service is bypassed on purpose: it is what kept failing.
+        """
+        log.warning(
+            "order %s: %s recorded by hand by %s (%s)",
+            req.order_id,
+            req.action,
+            req.operator or "an operator",
+            req.note or "no note",
+            extra={"order_id": req.order_id},
+        )
+        if req.action == "refund_payment":
+            return self.store.refund(req.order_id, idempotency_key(req.order_id, "refund"))
+        if req.action == "release_inventory":
+            return self.store.release(req.order_id)
+        if req.action == "cancel_shipment":
+            return self.store.cancel_shipment(req.order_id)
+        raise ApplicationError(
+            f"unknown compensation {req.action!r}", type="InvalidResolution", non_retryable=True
+        )
+
     # -- compensations ----------------------------------------------------------------------
 
     @activity.defn(name="refund_payment")
@@ -223,4 +250,5 @@ class OrderActivities:
             self.release_inventory,
             self.cancel_shipment,
             self.record_outcome,
+            self.record_manual_compensation,
         ]

@@ -136,6 +136,32 @@ class ReviewDecision(BaseModel):
     note: str = ""
 
 
+#: What an operator can do for an order in NEEDS_ATTENTION, and the compensation each settles.
+RESOLUTIONS = {
+    "retry": "",
+    "mark_refunded": "refund_payment",
+    "mark_released": "release_inventory",
+    "mark_cancelled": "cancel_shipment",
+}
+
+
+class Resolution(BaseModel):
+    """An operator's decision for an order that NEEDS_ATTENTION."""
+
+    action: str  # one of RESOLUTIONS
+    operator: str = ""
+    note: str = ""
+
+
+class ManualCompensation(BaseModel):
+    """A compensation an operator did by hand, to be recorded in the database."""
+
+    order_id: str
+    action: str
+    operator: str = ""
+    note: str = ""
+
+
 class PricedOrder(BaseModel):
     """What submission answers synchronously: the validated, priced order."""
 
@@ -193,3 +219,5 @@ class OrderState(BaseModel):
     lines: list[PricedLine] = Field(default_factory=list)
     needs_review: bool = False
     error_type: str = ""
+    #: Compensations still owed while the order NEEDS_ATTENTION.
+    owed: list[str] = Field(default_factory=list)

@@ -22,8 +22,10 @@ with workflow.unsafe.imports_passed_through():
     from orderflow.domain.status import OrderStatus
     from orderflow.workflows.activities import OrderActivities
     from orderflow.workflows.messages import (
+        RESOLUTIONS,
         AllocateRequest,
         CancelRequest,
+        ManualCompensation,
         OrderInput,
         OrderResult,
         OrderState,
@@ -32,6 +34,7 @@ with workflow.unsafe.imports_passed_through():
         PricedOrder,
         QuoteRequest,
         ReserveRequest,
+        Resolution,
         RetryOptions,
         ReviewDecision,
         ShipmentOutcome,
@@ -45,6 +48,8 @@ Acts = OrderActivities
 
 #: Patch id of the change that records each order's outcome in the database (v2).
 PATCH_RECORD_OUTCOME = "record-outcome"
+#: Patch id of the change that parks NEEDS_ATTENTION orders for an operator (v2).
+PATCH_PARK_FOR_OPERATOR = "park-for-operator"
 
 
 class _StepFailed(Exception):
@@ -80,6 +85,8 @@ class OrderWorkflow:
         self._shipments: dict[str, ShipmentOutcome] = {}
         self._stop_reason: str | None = None
         self._review: ReviewDecision | None = None
+        self._resolution: Resolution | None = None
+        self._parked = False
         self._result: OrderResult | None = None
 
     # -- messages ---------------------------------------------------------------------------
@@ -100,6 +107,7 @@ class OrderWorkflow:
             lines=self._validated.lines if self._validated else [],
             needs_review=self._needs_review(),
             error_type=self._result.error_type if self._result else "",
+            owed=self._saga.failed_actions() if self._saga else [],
         )
 
     @workflow.update
@@ -151,6 +159,30 @@ class OrderWorkflow:
         if self._status is not OrderStatus.AWAITING_REVIEW:
             raise ValueError(f"the order is {self._status.value}, not awaiting review")
 
+    @workflow.update
+    async def resolve(self, resolution: Resolution) -> OrderState:
+        """An operator settles an order that NEEDS_ATTENTION: retry, or record a manual fix."""
+        self._resolution = resolution
+        await workflow.wait_condition(lambda: self._resolution is None)
+        return self.status()
+
+    @resolve.validator
+    def _validate_resolve(self, resolution: Resolution) -> None:
+        if not self._parked:
+            raise ValueError(f"the order is {self._status.value}, not waiting for an operator")
+        if resolution.action not in RESOLUTIONS:
+            raise ValueError(f"action must be one of {', '.join(RESOLUTIONS)}")
+        owed = RESOLUTIONS[resolution.action]
+        assert self._saga is not None
+        if owed and owed not in self._saga.failed_actions():
+            raise ValueError(f"{owed} is not owed; still owed: {self._saga.failed_actions()}")
+
+    @workflow.update
+    async def settled(self) -> OrderResult:
+        """Wait until the order is final or parked for an operator; return its result so far."""
+        await workflow.wait_condition(lambda: self._result is not None or self._parked)
+        return self._result or self._snapshot(OrderResult(order_id="", status=self._status))
+
     # -- the order --------------------------------------------------------------------------
 
     @workflow.run
@@ -184,6 +216,7 @@ class OrderWorkflow:
             raise
         self._finish(result, saga)
         await self._record_outcome(result, inp)
+        await workflow.wait_condition(workflow.all_handlers_finished)
         return result
 
     async def _record_outcome(self, result: OrderResult, inp: OrderInput) -> None:
@@ -334,21 +367,61 @@ class OrderWorkflow:
     async def _unwind(self, saga: Saga, final: OrderStatus) -> None:
         if self._status is not OrderStatus.CANCELLING:
             self._set_status(OrderStatus.COMPENSATING)
-        records = await saga.compensate()
+        await saga.compensate()
         for outcome in self._shipments.values():
             if outcome.status == "booked":
                 outcome.status = "cancelled"
             elif outcome.status in ("reserved", "quoted"):
                 outcome.status = "released"
-        self._set_status(OrderStatus.NEEDS_ATTENTION if any(not r.ok for r in records) else final)
+        if saga.failed and workflow.patched(PATCH_PARK_FOR_OPERATOR):
+            await self._park(saga)
+        self._set_status(OrderStatus.NEEDS_ATTENTION if saga.failed else final)
+
+    async def _park(self, saga: Saga) -> None:
+        """Wait, durably and visibly, until an operator has settled every owed compensation."""
+        assert self._inp is not None
+        order_id = self._inp.order.order_id
+        while saga.failed:
+            self._set_status(OrderStatus.NEEDS_ATTENTION)
+            self._parked = True
+            workflow.logger.error(
+                "order %s NEEDS_ATTENTION: still owed %s; settle it with `orderflow resolve`",
+                order_id,
+                saga.failed_actions(),
+            )
+            await workflow.wait_condition(lambda: self._resolution is not None)
+            self._parked = False
+            resolution = self._resolution
+            assert resolution is not None
+            self._set_status(OrderStatus.COMPENSATING)
+            owed = RESOLUTIONS[resolution.action]
+            if not owed:
+                await saga.retry_failed()
+            else:
+                await saga.resolve_manually(
+                    owed,
+                    Acts.record_manual_compensation,
+                    ManualCompensation(
+                        order_id=order_id,
+                        action=owed,
+                        operator=resolution.operator,
+                        note=resolution.note,
+                    ),
+                )
+            self._resolution = None
+
+    def _snapshot(self, result: OrderResult) -> OrderResult:
+        result.order_id = self._inp.order.order_id if self._inp else result.order_id
+        result.status = self._status
+        result.total = result.total or self._total
+        result.attempts = dict(self._attempts)
+        result.compensations = list(self._saga.records) if self._saga else []
+        result.shipments = list(self._shipments.values())
+        return result
 
     def _finish(self, result: OrderResult, saga: Saga) -> None:
         self._step = ""
-        result.status = self._status
-        result.attempts = dict(self._attempts)
-        result.compensations = list(saga.records)
-        result.shipments = list(self._shipments.values())
-        self._result = result
+        self._result = self._snapshot(result)
         count_outcome(result)
 
     async def _fan_out(

@@ -84,6 +84,8 @@ class Saga:
         self._options = options
         self._stack: list[_Compensation] = []
         self.records: list[CompensationRecord] = []
+        #: Compensations that still failed after their retries, in the order they ran.
+        self.failed: list[_Compensation] = []
 
     def register(self, step: str, action: str, activity: Callable[..., Any], order_id: str) -> None:
         """Owe ``activity`` if ``step`` (about to run) might have had an effect."""
@@ -104,6 +106,43 @@ class Saga:
                 # A cancellation arrived mid-unwind: keep unwinding; it cannot be skipped.
                 if task.done():
                     return task.result()
+
+    async def retry_failed(self) -> list[CompensationRecord]:
+        """Run the failed compensations again, in the same order (an operator's retry)."""
+        self._stack = list(reversed(self.failed))
+        self.failed = []
+        return await self.compensate()
+
+    def failed_actions(self) -> list[str]:
+        """Names of the compensations still owed."""
+        return [comp.action for comp in self.failed]
+
+    async def resolve_manually(
+        self, action: str, manual_activity: Callable[..., Any], request: Any
+    ) -> CompensationRecord:
+        """Record that an operator did ``action`` by hand (writes the database, not the
+        unreachable service), and stop owing it."""
+        comp = next(c for c in self.failed if c.action == action)
+        policy = retry_policy(self._options)
+        receipt: Receipt = await workflow.execute_activity_method(
+            manual_activity,
+            request,
+            start_to_close_timeout=timeout(self._options),
+            retry_policy=policy,
+            summary=f"resolve {comp.step}: {action} by hand",
+        )
+        undid, detail = _outcome(receipt)
+        record = CompensationRecord(
+            step=comp.step,
+            action=action,
+            ok=True,
+            undid_something=undid,
+            detail=f"resolved by hand: {detail}",
+            attempts=receipt.attempt,
+        )
+        self.failed.remove(comp)
+        self.records.append(record)
+        return record
 
     async def _unwind(self) -> list[CompensationRecord]:
         records: list[CompensationRecord] = []
@@ -138,6 +177,7 @@ class Saga:
                         attempts=attempts_of(err, policy),
                     )
                 )
+                self.failed.append(comp)
                 continue
             undid, detail = _outcome(receipt)
             workflow.logger.warning(
