@@ -140,6 +140,19 @@ async def _on_validation(request: Request, exc: Exception) -> JSONResponse:
 
 async def _on_http(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400 and isinstance(
+        exc.__cause__, (UnicodeDecodeError, ValueError, RecursionError)
+    ):
+        # FastAPI answers 400 for bodies json.loads cannot take (bad UTF-8, absurdly long
+        # integers, deep nesting): for the client that is invalid JSON, like any other.
+        return problem_response(
+            422,
+            "body: not a valid JSON document",
+            kind="validation",
+            title="Request validation failed",
+            errors=[FieldError(field="body", message="not a valid JSON document")],
+            instance=request.url.path,
+        )
     kind = getattr(exc, "problem_kind", "")
     return problem_response(
         exc.status_code,

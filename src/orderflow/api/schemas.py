@@ -8,7 +8,7 @@ stay in ``orderflow.domain.validation`` and come back as 422 problems naming the
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -34,6 +34,18 @@ from orderflow.workflows.messages import (
 
 class _Request(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _valid_unicode(cls, value: Any) -> Any:
+        # JSON may escape lone UTF-16 surrogates ("\ud800"); they cannot be encoded
+        # anywhere downstream, so refuse them here, naming the field.
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ValueError("must be valid Unicode text (no lone surrogates)") from None
+        return value
 
 
 class LineItemCreate(_Request):

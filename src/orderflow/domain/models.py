@@ -56,8 +56,8 @@ class Product(BaseModel):
 
     sku: str
     name: str
-    unit_price: Decimal
-    weight_grams: int
+    unit_price: Decimal = Field(ge=0, decimal_places=2)
+    weight_grams: int = Field(ge=0)
 
 
 class PricedLine(BaseModel):

@@ -23,6 +23,9 @@ from sqlalchemy.types import TypeDecorator
 
 from orderflow.domain.money import CENT
 
+#: Largest amount in cents a BIGINT column holds.
+MAX_CENTS = 2**63 - 1
+
 
 class Money(TypeDecorator[Decimal]):
     """Decimal in Python, exact integer cents in the database (SQLite has no decimal type)."""
@@ -33,9 +36,13 @@ class Money(TypeDecorator[Decimal]):
     def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> int | None:
         if value is None:
             return None
+        if not value.is_finite():
+            raise ValueError(f"amount {value} is not a finite number")
         cents = value / CENT
         if cents != cents.to_integral_value():
             raise ValueError(f"amount {value} has more than two decimal places")
+        if not -MAX_CENTS <= cents <= MAX_CENTS:
+            raise ValueError(f"amount {value} is out of range (at most {MAX_CENTS * CENT})")
         return int(cents)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:

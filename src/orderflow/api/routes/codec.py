@@ -16,14 +16,14 @@ from temporalio.api.common.v1 import Payloads
 from temporalio.converter import PayloadCodec
 
 from orderflow.api.deps import ContextDep, require_api_key
-from orderflow.api.routes.common import COMMON
+from orderflow.api.routes.common import COMMON, problems
 from orderflow.temporal_client import converter_for
 
 router = APIRouter(
     prefix="/codec",
     tags=["codec"],
     dependencies=[Depends(require_api_key)],
-    responses=COMMON,
+    responses={**COMMON, **problems(404, overrides={404: "Payload encryption not configured"})},
 )
 
 PayloadsBody = Body(

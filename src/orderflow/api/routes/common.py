@@ -9,7 +9,7 @@ from orderflow.api.problems import Problem
 Responses = dict[int | str, dict[str, Any]]
 
 
-def problems(*statuses: int) -> Responses:
+def problems(*statuses: int, overrides: dict[int, str] | None = None) -> Responses:
     """OpenAPI entries for problem responses with these status codes."""
     described = {
         401: "Missing or unaccepted API key",
@@ -20,6 +20,7 @@ def problems(*statuses: int) -> Responses:
         503: "Temporal or the database is unavailable",
         504: "Temporal did not answer in time",
     }
+    described.update(overrides or {})
     return {status: {"model": Problem, "description": described[status]} for status in statuses}
 
 
