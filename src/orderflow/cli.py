@@ -301,6 +301,44 @@ def resolve(
 
 
 @app.command()
+def reconcile(
+    schedule: Annotated[
+        bool, typer.Option("--schedule", help="Create/update the Temporal Schedule instead.")
+    ] = False,
+    every: Annotated[float, typer.Option(min=10, help="Seconds between scheduled passes.")] = 600.0,
+    repair: Annotated[bool, typer.Option(help="Repair the drift that is safe to repair.")] = True,
+    stale_after: Annotated[
+        float, typer.Option(min=0, help="Seconds before an order without outcome is drift.")
+    ] = 3600.0,
+) -> None:
+    """Compare the ledger, stock and shipments with order outcomes; report (and repair)."""
+    from datetime import timedelta
+
+    from orderflow.reconciliation import SCHEDULE_ID, ensure_schedule, reconcile_now
+    from orderflow.temporal_client import connect
+    from orderflow.workflows.messages import ReconcileRequest
+
+    settings = settings_with()
+    request = ReconcileRequest(repair=repair, stale_after_s=stale_after)
+
+    async def main() -> int:
+        client = await connect(settings)
+        if schedule:
+            await ensure_schedule(client, settings.task_queue, timedelta(seconds=every), request)
+            typer.echo(f"schedule {SCHEDULE_ID!r}: a reconciliation pass every {every:g}s")
+            return 0
+        report = await reconcile_now(client, settings.task_queue, request)
+        typer.echo(f"checked {report.orders_checked} order(s): {len(report.drift)} drift(s)")
+        for line in report.drift:
+            typer.echo(f"  ! {line}")
+        for line in report.repaired:
+            typer.echo(f"  repaired: {line}")
+        return 0 if report.clean else 1
+
+    run_async(main)
+
+
+@app.command()
 def keygen(key_id: Annotated[str, typer.Argument(help="A name for the key.")] = "k1") -> None:
     """Print a new AES-256 key entry for ORDERFLOW_ENCRYPTION_KEYS (payload encryption)."""
     from orderflow.codec import new_key_entry

@@ -24,6 +24,7 @@ from orderflow.store import Store, make_engine
 from orderflow.temporal_client import ensure_search_attributes
 from orderflow.workflows.activities import OrderActivities
 from orderflow.workflows.order import OrderWorkflow
+from orderflow.workflows.reconcile import ReconcileWorkflow
 
 log = logging.getLogger("orderflow.worker")
 
@@ -64,7 +65,7 @@ async def running_worker(
         worker = Worker(
             client,
             task_queue=settings.task_queue,
-            workflows=[OrderWorkflow],
+            workflows=[OrderWorkflow, ReconcileWorkflow],
             activities=activities.all(),
             activity_executor=executor,
             max_concurrent_activities=settings.activity_threads,

@@ -33,6 +33,7 @@ from orderflow.domain.models import (
 from orderflow.domain.validation import validate_order
 from orderflow.services.faults import ServiceUnavailable
 from orderflow.services.simulated import InventorySystem, PaymentGateway, ShippingCarrier
+from orderflow.store.reconcile import ReconcileReport, reconcile
 from orderflow.store.repository import Store
 from orderflow.workflows.messages import (
     AllocateRequest,
@@ -41,6 +42,7 @@ from orderflow.workflows.messages import (
     OutcomeRequest,
     PaymentRequest,
     QuoteRequest,
+    ReconcileRequest,
     ReserveRequest,
     ShipmentRequest,
 )
@@ -217,6 +219,11 @@ class OrderActivities:
             f"unknown compensation {req.action!r}", type="InvalidResolution", non_retryable=True
         )
 
+    @activity.defn(name="reconcile")
+    def reconcile(self, req: ReconcileRequest) -> ReconcileReport:
+        """Compare outcomes with the ledger, stock and shipments; repair what is safe."""
+        return reconcile(self.store, repair=req.repair, stale_after_s=req.stale_after_s)
+
     # -- compensations ----------------------------------------------------------------------
 
     @activity.defn(name="refund_payment")
@@ -251,4 +258,5 @@ class OrderActivities:
             self.cancel_shipment,
             self.record_outcome,
             self.record_manual_compensation,
+            self.reconcile,
         ]

@@ -221,3 +221,10 @@ class OrderState(BaseModel):
     error_type: str = ""
     #: Compensations still owed while the order NEEDS_ATTENTION.
     owed: list[str] = Field(default_factory=list)
+
+
+class ReconcileRequest(BaseModel):
+    """How a reconciliation pass runs."""
+
+    repair: bool = True
+    stale_after_s: float = 3600.0
