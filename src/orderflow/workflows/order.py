@@ -8,13 +8,11 @@ warehouses and reserved, quoted and shipped per warehouse in parallel.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from orderflow.domain.models import OrderTotal, PricedLine, ReservedLine, ValidatedOrder
@@ -35,14 +33,14 @@ with workflow.unsafe.imports_passed_through():
         QuoteRequest,
         ReserveRequest,
         Resolution,
-        RetryOptions,
         ReviewDecision,
         ShipmentOutcome,
         ShipmentRequest,
     )
     from orderflow.workflows.observability import ORDER_STATUS, count_outcome
     from orderflow.workflows.policy import retry_policy, timeout
-    from orderflow.workflows.saga import Saga, attempts_of, describe_error
+    from orderflow.workflows.saga import Saga, describe_error
+    from orderflow.workflows.steps import StepFailed, StepRunner, Stopped
 
 Acts = OrderActivities
 
@@ -52,38 +50,17 @@ PATCH_RECORD_OUTCOME = "record-outcome"
 PATCH_PARK_FOR_OPERATOR = "park-for-operator"
 
 
-class _StepFailed(Exception):
-    """A step failed for good (business error or retries exhausted)."""
-
-    def __init__(self, step: str, reason: str, error_type: str) -> None:
-        super().__init__(reason)
-        self.step = step
-        self.reason = reason
-        self.error_type = error_type
-
-
-class _Stopped(Exception):
-    """The order was cancelled on request or by the review timer."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
 @workflow.defn
-class OrderWorkflow:
+class OrderWorkflow(StepRunner):
     """One order: validate, total, charge, reserve, quote shipping, book the shipment."""
 
     def __init__(self) -> None:
+        super().__init__()
         self._inp: OrderInput | None = None
         self._status = OrderStatus.RECEIVED
-        self._step = ""
-        self._attempts: dict[str, int] = {}
         self._saga: Saga | None = None
         self._validated: ValidatedOrder | None = None
         self._total: OrderTotal | None = None
-        self._shipments: dict[str, ShipmentOutcome] = {}
-        self._stop_reason: str | None = None
         self._review: ReviewDecision | None = None
         self._resolution: Resolution | None = None
         self._parked = False
@@ -195,12 +172,12 @@ class OrderWorkflow:
         try:
             await self._process(inp, saga, result)
             self._set_status(OrderStatus.COMPLETED)
-        except _StepFailed as failed:
+        except StepFailed as failed:
             result.failed_step, result.reason = failed.step, failed.reason
             result.error_type = failed.error_type
             workflow.logger.warning("order %s failed: %s", order.order_id, failed.reason)
             await self._unwind(saga, OrderStatus.FAILED)
-        except _Stopped as stopped:
+        except Stopped as stopped:
             result.reason = stopped.reason
             workflow.logger.warning("order %s cancelled: %s", order.order_id, stopped.reason)
             self._set_status(OrderStatus.CANCELLING)
@@ -342,15 +319,15 @@ class OrderWorkflow:
                 timeout=timedelta(seconds=inp.options.review_timeout_s),
             )
         except asyncio.TimeoutError:
-            raise _Stopped(
+            raise Stopped(
                 f"not reviewed within {inp.options.review_timeout_s:g}s; cancelled automatically"
             ) from None
         if self._stop_reason is not None:
-            raise _Stopped(self._stop_reason)
+            raise Stopped(self._stop_reason)
         assert self._review is not None
         if not self._review.approved:
             who = f" by {self._review.reviewer}" if self._review.reviewer else ""
-            raise _Stopped(f"rejected in review{who}: {self._review.note or 'no reason given'}")
+            raise Stopped(f"rejected in review{who}: {self._review.note or 'no reason given'}")
         self._set_status(OrderStatus.VALIDATED)
 
     # -- helpers ----------------------------------------------------------------------------
@@ -423,82 +400,3 @@ class OrderWorkflow:
         self._step = ""
         self._result = self._snapshot(result)
         count_outcome(result)
-
-    async def _fan_out(
-        self,
-        step: str,
-        done_status: str,
-        parcels: dict[str, list[PricedLine]],
-        branch: Callable[[str, list[PricedLine]], Awaitable[Any]],
-    ) -> None:
-        """Run ``branch`` per warehouse in parallel; join all before deciding.
-
-        Every branch finishes (or fails) before the saga unwinds, so compensation sees
-        exactly what was done in each warehouse.
-        """
-
-        async def one(warehouse: str, lines: list[PricedLine]) -> None:
-            try:
-                await branch(warehouse, lines)
-            except _StepFailed as failed:
-                self._shipments[warehouse].status = "failed"
-                self._shipments[warehouse].error = failed.reason
-                raise
-            self._shipments[warehouse].status = done_status
-
-        outcomes = await asyncio.gather(
-            *(one(w, lines) for w, lines in parcels.items()), return_exceptions=True
-        )
-        for outcome in outcomes:
-            if isinstance(outcome, (_Stopped, asyncio.CancelledError)):
-                raise outcome
-        for outcome in outcomes:
-            if isinstance(outcome, BaseException):
-                raise outcome
-
-    async def _call(
-        self, step: str, activity: Callable[..., Any], arg: Any, options: RetryOptions, summary: str
-    ) -> Any:
-        """Run one activity with its timeout and RetryPolicy; stop early on a cancel request."""
-        if self._stop_reason is not None:
-            raise _Stopped(self._stop_reason)
-        self._step = step
-        policy = retry_policy(options)
-        task = asyncio.ensure_future(
-            workflow.execute_activity_method(
-                activity,
-                arg,
-                start_to_close_timeout=timeout(options),
-                retry_policy=policy,
-                summary=summary,
-            )
-        )
-        try:
-            await workflow.wait_condition(lambda: task.done() or self._stop_reason is not None)
-        except asyncio.CancelledError:
-            task.cancel()  # cancelled through Temporal: stop the attempt too
-            raise
-        if not task.done():
-            # Cancel the running attempt; its compensation is registered, and a late effect
-            # is refused by the tombstone the compensation leaves.
-            task.cancel()
-            with contextlib.suppress(ActivityError, asyncio.CancelledError):
-                await task
-            raise _Stopped(self._stop_reason or "cancelled on request")
-        try:
-            receipt = task.result()
-        except ActivityError as err:
-            if isinstance(err.cause, CancelledError):
-                raise asyncio.CancelledError() from err
-            self._attempts[step] = attempts_of(err, policy)
-            cause = err.cause
-            error_type = (
-                (cause.type or "ApplicationError")
-                if isinstance(cause, ApplicationError)
-                else type(cause).__name__
-            )
-            raise _StepFailed(
-                step.split(":")[0], f"{step}: {describe_error(err)}", error_type
-            ) from err
-        self._attempts[step] = getattr(receipt, "attempt", 1)
-        return receipt
