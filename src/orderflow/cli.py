@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from orderflow.cli_api import api
 from orderflow.cli_batch import demo, legacy
+from orderflow.cli_chaos import chaos
 from orderflow.cli_common import (
     InventoryRate,
     LostShare,
@@ -349,6 +350,7 @@ def keygen(key_id: Annotated[str, typer.Argument(help="A name for the key.")] = 
 app.command()(demo)
 app.command()(legacy)
 app.command()(api)
+app.command()(chaos)
 app.add_typer(db_app, name="db")
 
 

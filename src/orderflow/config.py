@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     inventory_failure_rate: float = Field(default=0.15, ge=0.0, le=1.0)
     shipping_failure_rate: float = Field(default=0.10, ge=0.0, le=1.0)
     lost_response_share: float = Field(default=0.25, ge=0.0, le=1.0)
+    #: Share of calls that hang for slow_seconds (past the attempt timeout) — 0 disables.
+    slow_share: float = Field(default=0.0, ge=0.0, le=1.0)
+    slow_seconds: float = Field(default=0.0, ge=0.0, le=300.0)
     seed: int | None = None
 
     max_attempts: int = Field(default=3, ge=1)

@@ -70,12 +70,12 @@ def tally(report: RunReport, result: OrderResult) -> None:
         report.completed += 1
     elif result.status is OrderStatus.NEEDS_ATTENTION:
         report.needs_attention += 1
-        report.count_reason(result.reason)
+        report.count_failure(result)
     elif result.status is OrderStatus.CANCELLED:
         report.cancelled += 1
     else:
         report.failed += 1
-        report.count_reason(result.reason)
+        report.count_failure(result)
     if result.status is not OrderStatus.COMPLETED and result.compensated:
         report.compensated += 1
 

@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from orderflow.store.audit import AuditReport
+from orderflow.workflows.messages import OrderResult
 
 
 class RunReport(BaseModel):
@@ -28,6 +29,13 @@ class RunReport(BaseModel):
     seconds: float = 0.0
     audit: dict[str, Any] = Field(default_factory=dict)
     ui_url: str | None = None
+
+    def count_failure(self, result: OrderResult) -> None:
+        """Tally a failed order by its error type and the step that failed."""
+        key = f"{result.error_type or 'Unknown'} at {result.failed_step or 'unknown step'}"
+        counts = Counter(self.failure_reasons)
+        counts[key] += 1
+        self.failure_reasons = dict(counts)
 
     def count_reason(self, reason: str) -> None:
         """Tally a failure reason by its error type (the part before the message)."""

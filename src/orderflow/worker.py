@@ -44,7 +44,13 @@ def build_activities(store: Store, settings: Settings) -> OrderActivities:
 
     def faults(rate: float, offset: int) -> RandomFaults:
         seed = None if settings.seed is None else settings.seed * 1000 + offset
-        return RandomFaults(rate=rate, lost_share=settings.lost_response_share, seed=seed)
+        return RandomFaults(
+            rate=rate,
+            lost_share=settings.lost_response_share,
+            seed=seed,
+            slow_share=settings.slow_share,
+            slow_seconds=settings.slow_seconds,
+        )
 
     return OrderActivities(
         store,
@@ -120,6 +126,8 @@ def run_worker_processes(count: int, settings: Settings) -> int:
                 "ORDERFLOW_INVENTORY_FAILURE_RATE": str(settings.inventory_failure_rate),
                 "ORDERFLOW_SHIPPING_FAILURE_RATE": str(settings.shipping_failure_rate),
                 "ORDERFLOW_LOST_RESPONSE_SHARE": str(settings.lost_response_share),
+                "ORDERFLOW_SLOW_SHARE": str(settings.slow_share),
+                "ORDERFLOW_SLOW_SECONDS": str(settings.slow_seconds),
                 "ORDERFLOW_METRICS_PORT": str(
                     settings.metrics_port + index if settings.metrics_port else 0
                 ),

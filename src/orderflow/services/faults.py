@@ -8,14 +8,17 @@ A call can fail in two ways, both transient:
 
 from __future__ import annotations
 
+import logging
 import random
 import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
+log = logging.getLogger("orderflow.services")
 
 
 class Fault(str, Enum):
@@ -23,6 +26,9 @@ class Fault(str, Enum):
 
     UNAVAILABLE = "unavailable"
     LOST_RESPONSE = "lost_response"
+    #: The call hangs past the caller's timeout, then does its work anyway (so a retry
+    #: and the original may run at the same time).
+    SLOW = "slow"
 
 
 class ServiceUnavailable(Exception):
@@ -53,6 +59,9 @@ class RandomFaults(FaultPlan):
     rate: float
     lost_share: float = 0.25
     seed: int | None = None
+    #: Share of *all* calls that hang for ``slow_seconds`` before acting (0 disables).
+    slow_share: float = 0.0
+    slow_seconds: float = 0.0
     _rng: random.Random = field(init=False, repr=False)
     _lock: threading.Lock = field(init=False, repr=False, default_factory=threading.Lock)
 
@@ -66,6 +75,9 @@ class RandomFaults(FaultPlan):
     def next_fault(self) -> Fault | None:
         with self._lock:
             roll = self._rng.random()
+            slow_roll = self._rng.random() if self.slow_share else 1.0
+        if slow_roll < self.slow_share:
+            return Fault.SLOW
         if roll >= self.rate:
             return None
         return Fault.LOST_RESPONSE if roll < self.rate * self.lost_share else Fault.UNAVAILABLE
@@ -74,9 +86,12 @@ class RandomFaults(FaultPlan):
 class ScriptedFaults(FaultPlan):
     """Faults in a fixed order (then success, or ``then`` forever): for tests and drills."""
 
-    def __init__(self, script: Iterable[Fault | None], then: Fault | None = None) -> None:
+    def __init__(
+        self, script: Iterable[Fault | None], then: Fault | None = None, slow_seconds: float = 0.0
+    ) -> None:
         self._script = list(script)
         self._then = then
+        self.slow_seconds = slow_seconds
         self._lock = threading.Lock()
 
     def next_fault(self) -> Fault | None:
@@ -92,7 +107,36 @@ def call_with_faults(service: str, plan: FaultPlan, effect: Callable[[], T]) -> 
     fault = plan.next_fault()
     if fault is Fault.UNAVAILABLE:
         raise ServiceUnavailable(service, fault)
+    if fault is Fault.SLOW:
+        return _slow_call(service, getattr(plan, "slow_seconds", 0.0), effect)
     result = effect()
     if fault is Fault.LOST_RESPONSE:
         raise ServiceUnavailable(service, fault)
     return result
+
+
+def _slow_call(service: str, delay: float, effect: Callable[[], T]) -> T:
+    """The remote side takes ``delay`` seconds, then acts, whether or not we still wait.
+
+    The work runs in its own thread, like a remote server: when the caller gives up (its
+    attempt times out and Temporal cancels it), the work still lands later. Only
+    idempotency and tombstones make that safe.
+    """
+    outcome: dict[str, Any] = {}
+
+    def remote() -> None:
+        time.sleep(delay)
+        try:
+            outcome["result"] = effect()
+        except BaseException as err:  # handed back to the caller, if it still waits
+            outcome["error"] = err
+        finally:
+            log.warning("%s answered a call only after %.1fs", service, delay)
+
+    worker = threading.Thread(target=remote, name=f"slow {service}", daemon=True)
+    worker.start()
+    while worker.is_alive():
+        worker.join(0.05)  # short joins let a cancellation reach the caller promptly
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["result"]  # type: ignore[no-any-return]
