@@ -157,6 +157,8 @@ class WorkerPool:
                 "ORDERFLOW_INVENTORY_FAILURE_RATE": str(s.inventory_failure_rate),
                 "ORDERFLOW_SHIPPING_FAILURE_RATE": str(s.shipping_failure_rate),
                 "ORDERFLOW_LOST_RESPONSE_SHARE": str(s.lost_response_share),
+                "ORDERFLOW_SLOW_SHARE": str(s.slow_share),
+                "ORDERFLOW_SLOW_SECONDS": str(s.slow_seconds),
                 # A fault sequence per life: a new worker does not replay the same faults.
                 "ORDERFLOW_SEED": str((s.seed or 0) * 1000 + self.spawns),
             }

@@ -271,6 +271,17 @@ async def run_campaign(plan: ChaosPlan, settings: Settings, as_json: bool) -> in
     return 0 if figures.ok else 1
 
 
+#: The fault campaign's world: everything fails often, some calls hang past the timeout.
+HOSTILE: dict[str, float] = {
+    "payment_failure_rate": 0.5,
+    "inventory_failure_rate": 0.5,
+    "shipping_failure_rate": 0.5,
+    "lost_response_share": 0.5,
+    "slow_share": 0.05,
+    "slow_seconds": 5.0,
+}
+
+
 def chaos(
     orders: Orders = 500,
     seed: Seed = None,
@@ -284,6 +295,15 @@ def chaos(
     inventory_failure_rate: InventoryRate = None,
     shipping_failure_rate: ShippingRate = None,
     lost_response_share: LostShare = None,
+    hostile: Annotated[
+        bool,
+        typer.Option(
+            "--hostile",
+            help="Fault campaign: every service fails half its calls (half of those after "
+            "acting), 5%% of calls hang past the attempt timeout, so compensations fail "
+            "for a while too. Explicit rate flags still win.",
+        ),
+    ] = False,
 ) -> None:
     """Crash campaign: orders while workers and the server are SIGKILLed.
 
@@ -300,12 +320,20 @@ def chaos(
 
     setup_logging()
     seed = seed if seed is not None else random.SystemRandom().randrange(1_000_000)
+    hostile_rates = HOSTILE if hostile else {}
     settings = settings_with(
         seed=seed,
-        payment_failure_rate=payment_failure_rate,
-        inventory_failure_rate=inventory_failure_rate,
-        shipping_failure_rate=shipping_failure_rate,
-        lost_response_share=lost_response_share,
+        **hostile_rates,
+        **{
+            key: value
+            for key, value in {
+                "payment_failure_rate": payment_failure_rate,
+                "inventory_failure_rate": inventory_failure_rate,
+                "shipping_failure_rate": shipping_failure_rate,
+                "lost_response_share": lost_response_share,
+            }.items()
+            if value is not None
+        },
     )
     plan = ChaosPlan(
         orders=orders,
