@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from orderflow.cli_api import api
 from orderflow.cli_batch import demo, legacy
+from orderflow.cli_bench import bench
 from orderflow.cli_chaos import chaos
 from orderflow.cli_common import (
     InventoryRate,
@@ -351,6 +352,7 @@ app.command()(demo)
 app.command()(legacy)
 app.command()(api)
 app.command()(chaos)
+app.command()(bench)
 app.add_typer(db_app, name="db")
 
 

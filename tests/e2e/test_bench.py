@@ -1,0 +1,99 @@
+"""`orderflow bench`: a tiny run through the command checks every figure and the plot.
+
+Values are not asserted (they depend on the machine and its load); their presence and
+type are. DBOS figures may be null when the optional package is absent, with a reason.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ORDERFLOW = Path(sys.executable).parent / "orderflow"
+VARIANTS = (
+    "floor",
+    "bare",
+    "naive",
+    "orderflow",
+    "orderflow_memory",
+    "orderflow_faults",
+    "orderflow_fast",
+    "legacy",
+    "dbos",
+    "dbos_async",
+)
+OPTIONAL = {"dbos", "dbos_async"}  # the optional `bench` dependency group
+PER_VARIANT = ("wps", "p50_ms", "p95_ms", "p99_ms", "server_cpu_ms", "worker_cpu_ms")
+RATIOS = (
+    "orderflow_vs_bare",
+    "orderflow_p50_vs_bare",
+    "fast_vs_floor",
+    "fast_vs_dbos",
+    "orderflow_vs_naive",
+    "embedded_vs_memory",
+)
+
+
+def bench_command() -> list[str]:
+    """``orderflow bench`` once it is registered in the CLI; the module until then."""
+    probe = subprocess.run(
+        [str(ORDERFLOW), "bench", "--help"], capture_output=True, text=True, timeout=60
+    )
+    if probe.returncode == 0:
+        return [str(ORDERFLOW), "bench"]
+    return [sys.executable, "-m", "orderflow.cli_bench"]
+
+
+def has_matplotlib() -> bool:
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+@pytest.mark.e2e
+def test_bench_reports_every_figure_and_writes_the_plot(tmp_path: Path) -> None:
+    out_dir = tmp_path / "out"
+    env = {**os.environ, "ORDERFLOW_DATA_DIR": str(tmp_path / "data")}
+    args = ["--orders", "8", "--concurrency", "2", "--json", "--out-dir", str(out_dir)]
+    proc = subprocess.run(
+        [*bench_command(), *args, "--max-seconds", "70"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=150,
+        check=False,
+    )
+
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    figures = json.loads(proc.stdout.strip().splitlines()[-1])
+    for variant in VARIANTS:
+        if variant in OPTIONAL and figures[f"{variant}_wps"] is None:
+            assert figures[f"{variant}_reason"], f"{variant} is null without a reason"
+            continue
+        for key in PER_VARIANT:
+            assert is_number(figures[f"{variant}_{key}"]), (f"{variant}_{key}", figures)
+    for key in RATIOS:
+        dbos_missing = figures["dbos_wps"] is None
+        assert is_number(figures[key]) or (key == "fast_vs_dbos" and dbos_missing), key
+    assert figures["bare_steps"] >= 1
+    assert figures["targets"]["faults_p99_bounded"]["target"]
+    png = out_dir / "bench.png"
+    if has_matplotlib():
+        assert png.exists() and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    else:
+        assert figures["plot_reason"]  # said why there is no picture
+    assert json.loads((out_dir / "results.json").read_text())["orders"] == 8
+    # Nothing left behind: the bench's servers and stores lived in a work directory.
+    assert not list((tmp_path / "data").glob("bench-work-*"))
