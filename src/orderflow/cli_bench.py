@@ -6,9 +6,11 @@ runs as ``python -m orderflow.cli_bench``.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import shutil
+import signal
 import uuid
 from pathlib import Path
 from typing import Annotated
@@ -149,8 +151,16 @@ def bench(
         typer.echo(line, err=True)
 
     async def main() -> int:
+        # SIGTERM cancels the run, so the servers, workers and DBOS it started are stopped
+        # by their context managers instead of being orphaned.
+        task = asyncio.current_task()
+        assert task is not None
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
         try:
             run = await run_bench(plan, progress)
+        except asyncio.CancelledError:
+            typer.echo("bench stopped: everything it started was stopped", err=True)
+            return 143
         finally:
             if not keep_work:
                 shutil.rmtree(work, ignore_errors=True)
