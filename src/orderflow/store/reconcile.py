@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from orderflow.store.audit import CLEAN, COMPLETE, collect_facts, run_audit
-from orderflow.store.repository import Store
+from orderflow.store.repository import Store, idempotency_key
 from orderflow.store.tables import orders
 
 
@@ -61,7 +61,7 @@ def _repair(store: Store, order_id: str) -> str:
     """Undo what a failed order still holds, with the saga's idempotent steps."""
     shipments = store.cancel_shipment(order_id)
     stock = store.release(order_id)
-    refund = store.refund(order_id, f"{order_id}:refund")
+    refund = store.refund(order_id, idempotency_key(order_id, "refund"))
     return (
         f"order {order_id}: cancelled {shipments.cancelled} shipment(s), released "
         f"{stock.units} unit(s), refunded {refund.amount}"

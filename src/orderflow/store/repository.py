@@ -45,6 +45,11 @@ BOOKED, CANCELLED = "booked", "cancelled"
 CHARGE, REFUND = "charge", "refund"
 
 
+def idempotency_key(order_id: str, step: str) -> str:
+    """The key that makes a step's side effect happen at most once per order."""
+    return f"{order_id}:{step}"
+
+
 class Store:
     """All reads and writes of orderflow's own state."""
 

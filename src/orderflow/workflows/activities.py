@@ -34,7 +34,7 @@ from orderflow.domain.validation import validate_order
 from orderflow.services.faults import ServiceUnavailable
 from orderflow.services.simulated import InventorySystem, PaymentGateway, ShippingCarrier
 from orderflow.store.reconcile import ReconcileReport, reconcile
-from orderflow.store.repository import Store
+from orderflow.store.repository import Store, idempotency_key
 from orderflow.workflows.messages import (
     AllocateRequest,
     CompensationRequest,
@@ -49,11 +49,6 @@ from orderflow.workflows.messages import (
 
 log = logging.getLogger("orderflow.activities")
 R = TypeVar("R", bound=Receipt)
-
-
-def idempotency_key(order_id: str, step: str) -> str:
-    """The key that makes a step's side effect happen at most once per order."""
-    return f"{order_id}:{step}"
 
 
 def _attempt_label() -> str:
