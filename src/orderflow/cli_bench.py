@@ -66,6 +66,16 @@ OutDir = Annotated[
         "(default: docs/bench if ./docs exists, else <data dir>/bench).",
     ),
 ]
+MemoryOrders = Annotated[
+    int,
+    typer.Option(
+        "--memory-orders",
+        min=0,
+        max=50_000,
+        help="Also run this many orders through one `orderflow worker` process and report "
+        "its resident memory across the run (0: skip).",
+    ),
+]
 AsJson = Annotated[
     bool, typer.Option("--json", help="End with one JSON line of figures (for scripts).")
 ]
@@ -90,6 +100,7 @@ def bench(
     variants: Variants = None,
     rounds: Rounds = 1,
     max_seconds: MaxSeconds = 900.0,
+    memory_orders: MemoryOrders = 0,
     out_dir: OutDir = None,
     seed: Seed = None,
     as_json: AsJson = False,
@@ -142,6 +153,7 @@ def bench(
         rounds=rounds,
         sweep_orders=sweep_orders,
         max_seconds=max_seconds,
+        memory_orders=memory_orders,
         seed=7 if seed is None else seed,
         settings=settings,
         work_dir=work,

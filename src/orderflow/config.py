@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -42,6 +43,9 @@ class Settings(BaseSettings):
     max_attempts: int = Field(default=3, ge=1)
     compensation_max_attempts: int = Field(default=20, ge=1)
     activity_threads: int = Field(default=32, ge=1)
+    #: Which steps run as local activities: regular, mixed (default) or local — see
+    #: ``orderflow.workflows.messages.LOCAL_STEPS`` and the README's Performance section.
+    activity_mode: Literal["regular", "mixed", "local"] = "mixed"
 
     #: Prometheus metrics of the worker on 127.0.0.1:PORT (0 disables).
     metrics_port: int = Field(default=9464, ge=0, le=65535)

@@ -76,6 +76,7 @@ def order_options(settings: Settings) -> OrderOptions:
         ),
         review_threshold=settings.review_threshold,
         review_timeout_s=settings.review_timeout_s,
+        activity_mode=settings.activity_mode,
     )
 
 

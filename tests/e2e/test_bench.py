@@ -67,6 +67,7 @@ def test_bench_reports_every_figure_and_writes_the_plot(tmp_path: Path) -> None:
     out_dir = tmp_path / "out"
     env = {**os.environ, "ORDERFLOW_DATA_DIR": str(tmp_path / "data")}
     args = ["--orders", "8", "--concurrency", "2", "--json", "--out-dir", str(out_dir)]
+    args += ["--memory-orders", "20"]
     proc = subprocess.run(
         [*bench_command(), *args, "--max-seconds", "70"],
         env=env,
@@ -88,6 +89,12 @@ def test_bench_reports_every_figure_and_writes_the_plot(tmp_path: Path) -> None:
         dbos_missing = figures["dbos_wps"] is None
         assert is_number(figures[key]) or (key == "fast_vs_dbos" and dbos_missing), key
     assert figures["bare_steps"] >= 1
+    # The probe counted the order's local activities too (the bare shape mirrors them all).
+    assert figures["probe"]["local_activities"] >= 1
+    for key in ("memory_baseline_mb", "memory_final_mb", "memory_peak_mb", "memory_growth_pct"):
+        assert is_number(figures[key]), key
+    assert figures["memory_orders"] == 20 and len(figures["memory_samples"]) == 10
+    assert figures["targets"]["memory_flat"]["target"] == "within +-10"
     assert figures["targets"]["faults_p99_bounded"]["target"]
     png = out_dir / "bench.png"
     if has_matplotlib():

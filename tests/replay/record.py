@@ -2,6 +2,7 @@
 
 Run after a *deliberate* change to the order workflow's shape (and keep the old files):
     PYTHONPATH=. .venv/bin/python -m tests.replay.record v1
+    PYTHONPATH=. .venv/bin/python -m tests.replay.record v3 local   # in one activity mode
 Every file under histories/ is replayed against the current code by test_replay.py.
 """
 
@@ -28,7 +29,9 @@ from tests.workflow.helpers import an_order
 HERE = Path(__file__).parent / "histories"
 
 
-async def record(tag: str) -> None:
+async def record(tag: str, mode: str | None = None) -> None:
+    options = FAST if mode is None else FAST.model_copy(update={"activity_mode": mode})
+    prefix = tag if mode is None else f"{tag}_{mode}"
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=str(temporal_binary()),
         data_converter=pydantic_data_converter,
@@ -67,13 +70,13 @@ async def record(tag: str) -> None:
     for name, (acts, order) in scenarios.items():
         queue = f"replay-{uuid.uuid4().hex[:8]}"
         async with worker_for(env.client, queue, acts):
-            handle = await start_order(env.client, order, queue, FAST)
+            handle = await start_order(env.client, order, queue, options)
             await handle.result()
             history = await handle.fetch_history()
-        (HERE / f"{tag}_{name}.json").write_text(history.to_json())
-        print(f"recorded {tag}_{name}.json")
+        (HERE / f"{prefix}_{name}.json").write_text(history.to_json())
+        print(f"recorded {prefix}_{name}.json")
     await env.shutdown()
 
 
 if __name__ == "__main__":
-    asyncio.run(record(sys.argv[1] if len(sys.argv) > 1 else "v1"))
+    asyncio.run(record(*(sys.argv[1:3] or ["v1"])))

@@ -2,18 +2,34 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 from temporalio import workflow
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 from temporalio.workflow import NondeterminismError
 
+from orderflow.workflows.messages import LOCAL_STEPS
 from orderflow.workflows.order import OrderWorkflow
 
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
+
+
+def activity_types(path: Path, *, local: bool | None = None) -> list[str]:
+    """The activities a history ran: scheduled ones, local ones (markers), or both."""
+    history = WorkflowHistory.from_json(path.stem, path.read_text())
+    types = []
+    for event in history.events:
+        if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED and not local:
+            types.append(event.activity_task_scheduled_event_attributes.activity_type.name)
+        marker = event.marker_recorded_event_attributes
+        if marker.marker_name == "core_local_activity" and local is not False:
+            types.append(json.loads(marker.details["data"].payloads[0].data)["activity_type"])
+    return types
 
 
 def test_there_are_histories_to_replay() -> None:
@@ -42,8 +58,30 @@ async def test_without_the_patch_guard_old_orders_would_break_on_deploy(
 
 
 def test_histories_from_before_and_after_the_outcome_patch_are_both_kept() -> None:
-    assert {p.stem.split("_", 1)[0] for p in HISTORIES} >= {"v1", "v2"}
-    # v1 orders never ran the outcome activity; v2 orders all did.
+    assert {p.stem.split("_", 1)[0] for p in HISTORIES} >= {"v1", "v2", "v3"}
+    # v1 orders never ran the outcome activity; every later order did.
     for path in HISTORIES:
-        ran = '"record_outcome"' in path.read_text()
-        assert ran == path.stem.startswith("v2_"), path.stem
+        ran = "record_outcome" in activity_types(path)
+        assert ran == (not path.stem.startswith("v1_")), path.stem
+
+
+@pytest.mark.parametrize("mode", ["mixed", "local"])
+def test_histories_of_every_activity_mode_are_kept(mode: str) -> None:
+    mine = [p for p in HISTORIES if p.stem.startswith(f"v3_{mode}_")]
+    assert len(mine) >= 4
+    for path in mine:  # their local steps left markers, not scheduled activities
+        assert "validate_order" in activity_types(path, local=True), path.stem
+        assert "validate_order" not in activity_types(path, local=False), path.stem
+
+
+async def test_an_order_replays_only_in_the_activity_mode_it_started_with(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The mode travels in the order's input: a worker cannot switch a running order."""
+    path = next(p for p in HISTORIES if p.stem == "v3_mixed_completed_with_retries")
+    history = WorkflowHistory.from_json(path.stem, path.read_text())
+    monkeypatch.setitem(LOCAL_STEPS, "mixed", frozenset())  # as if "mixed" meant "regular"
+    replayer = Replayer(workflows=[OrderWorkflow], data_converter=pydantic_data_converter)
+
+    with pytest.raises(NondeterminismError):
+        await replayer.replay_workflow(history)

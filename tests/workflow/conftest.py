@@ -19,10 +19,12 @@ from orderflow.worker import running_worker
 from orderflow.workflows.activities import OrderActivities
 from orderflow.workflows.messages import OrderOptions, RetryOptions
 
-#: Fast retries so exhausting three attempts takes milliseconds, not seconds.
+#: Fast retries so exhausting three attempts takes milliseconds, not seconds; the
+#: default activity mode (test_order_workflow.py also runs in every other mode).
 FAST = OrderOptions(
     steps=RetryOptions(max_attempts=3, initial_interval_ms=10, max_interval_ms=20),
     compensations=RetryOptions(max_attempts=4, initial_interval_ms=10, max_interval_ms=20),
+    activity_mode=Settings.model_fields["activity_mode"].default,
 )
 STOCK = 50
 

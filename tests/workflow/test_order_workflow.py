@@ -1,8 +1,13 @@
-"""The order workflow on a real Temporal server: happy path, retries, saga, cancellation."""
+"""The order workflow on a real Temporal server: happy path, retries, saga, cancellation.
+
+Every test runs in each activity mode (regular, mixed, local): which steps are local
+activities must change nothing a customer or the ledger would notice.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import sys
 from decimal import Decimal
 
 import pytest
@@ -19,18 +24,31 @@ from orderflow.services.faults import NO_FAULTS, Fault, ScriptedFaults
 from orderflow.store import Store
 from orderflow.store.audit import run_audit
 from orderflow.temporal_client import start_order
-from orderflow.workflows.messages import OrderResult, QuoteRequest, Resolution
+from orderflow.workflows.messages import ACTIVITY_MODES, OrderResult, QuoteRequest, Resolution
 from orderflow.workflows.order import OrderWorkflow
 from tests.workflow.conftest import FAST, STOCK, make_activities, worker_for
 from tests.workflow.helpers import an_order, ledger, shipment_status, units_held
 
 UNAVAILABLE, LOST = Fault.UNAVAILABLE, Fault.LOST_RESPONSE
 
+#: The options of this module's orders; set per test by the ``activity_mode`` fixture.
+OPTIONS = FAST
+
+
+@pytest.fixture(autouse=True, params=ACTIVITY_MODES)
+def activity_mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run each test of this module once per activity mode."""
+    mode: str = request.param
+    monkeypatch.setattr(
+        sys.modules[__name__], "OPTIONS", FAST.model_copy(update={"activity_mode": mode})
+    )
+    return mode
+
 
 async def run_order(
     env: WorkflowEnvironment, task_queue: str, order_id: str, **kw: object
 ) -> OrderResult:
-    handle = await start_order(env.client, an_order(order_id, **kw), task_queue, FAST)  # type: ignore[arg-type]
+    handle = await start_order(env.client, an_order(order_id, **kw), task_queue, OPTIONS)  # type: ignore[arg-type]
     return await handle.result()
 
 
@@ -270,7 +288,7 @@ async def test_a_refund_that_cannot_complete_parks_the_order_until_an_operator_s
         shipping=ScriptedFaults([UNAVAILABLE] * 3),
     )
     async with worker_for(temporal_env.client, task_queue, acts):
-        handle = await start_order(temporal_env.client, an_order(order_id), task_queue, FAST)
+        handle = await start_order(temporal_env.client, an_order(order_id), task_queue, OPTIONS)
         parked = await handle.execute_update(OrderWorkflow.settled)
         state = await handle.query(OrderWorkflow.status)
         # Visible, not silent: the audit flags the order that still holds the money.
@@ -285,7 +303,7 @@ async def test_a_refund_that_cannot_complete_parks_the_order_until_an_operator_s
     assert parked.status is OrderStatus.NEEDS_ATTENTION
     refund = parked.compensations[-1]
     assert refund.action == "refund_payment" and not refund.ok
-    assert refund.attempts == FAST.compensations.max_attempts
+    assert refund.attempts == OPTIONS.compensations.max_attempts
     assert state.status is OrderStatus.NEEDS_ATTENTION and state.owed == ["refund_payment"]
     assert not audit.ok and "not shipped" in audit.violations[0]
     assert result.status is OrderStatus.FAILED
@@ -306,7 +324,7 @@ async def test_a_resolution_that_does_not_match_what_is_owed_is_refused(
         shipping=ScriptedFaults([UNAVAILABLE] * 3),
     )
     async with worker_for(temporal_env.client, task_queue, acts):
-        handle = await start_order(temporal_env.client, an_order(order_id), task_queue, FAST)
+        handle = await start_order(temporal_env.client, an_order(order_id), task_queue, OPTIONS)
         await handle.execute_update(OrderWorkflow.settled)
         with pytest.raises(WorkflowUpdateFailedError) as refused:
             await handle.execute_update(OrderWorkflow.resolve, Resolution(action="mark_cancelled"))
@@ -321,10 +339,10 @@ async def test_submitting_the_same_order_twice_runs_one_saga(
 ) -> None:
     order_id = f"{order_prefix}1"
     async with worker_for(temporal_env.client, task_queue, make_activities(store)):
-        first = await start_order(temporal_env.client, an_order(order_id), task_queue, FAST)
-        second = await start_order(temporal_env.client, an_order(order_id), task_queue, FAST)
+        first = await start_order(temporal_env.client, an_order(order_id), task_queue, OPTIONS)
+        second = await start_order(temporal_env.client, an_order(order_id), task_queue, OPTIONS)
         await first.result()
-        third = await start_order(temporal_env.client, an_order(order_id), task_queue, FAST)
+        third = await start_order(temporal_env.client, an_order(order_id), task_queue, OPTIONS)
         result = await third.result()
 
     assert second.result_run_id == first.result_run_id
@@ -346,7 +364,7 @@ async def test_cancelling_a_running_order_refunds_and_releases(
 
     acts = make_activities(store)
     async with worker_for(temporal_env.client, task_queue, acts, replace=[slow_quote]):
-        handle = await start_order(temporal_env.client, an_order(order_id), task_queue, FAST)
+        handle = await start_order(temporal_env.client, an_order(order_id), task_queue, OPTIONS)
         await asyncio.wait_for(quoting.wait(), timeout=30)
         assert units_held(store, order_id) == 3
         await handle.cancel()

@@ -152,6 +152,22 @@ def targets(named: dict[str, float], bound: dict[str, Any]) -> dict[str, dict[st
     return out
 
 
+#: The worker's RSS may move this much (percent) across the memory run.
+MEMORY_TOLERANCE_PCT = 10.0
+
+
+def memory_target(run: BenchRun) -> dict[str, Any]:
+    """Worker RSS growth across the memory run against ±MEMORY_TOLERANCE_PCT."""
+    mem = run.memory
+    growth = mem.growth_pct if mem else math.nan
+    return {
+        "what": f"worker RSS growth across {mem.orders if mem else 0} orders (%)",
+        "value": growth,
+        "target": f"within +-{MEMORY_TOLERANCE_PCT:g}",
+        "met": None if math.isnan(growth) else abs(growth) <= MEMORY_TOLERANCE_PCT,
+    }
+
+
 def table(run: BenchRun) -> str:
     """The human table: one row per variant, then the ratios and the targets."""
     floor, bare = run.results.get("floor"), run.results.get("bare")
@@ -178,7 +194,10 @@ def table(run: BenchRun) -> str:
     bound = retry_bound(run)
     named = ratios(run.results)
     lines += ["", "targets:"]
-    for target in targets(named, bound).values():
+    listed = targets(named, bound)
+    if run.memory is not None:
+        listed["memory_flat"] = memory_target(run)
+    for target in listed.values():
         mark = {True: "met", False: "MISSED", None: "not measured"}[target["met"]]
         cpu = target.get("cpu_value", math.nan)
         lines.append(
@@ -238,6 +257,15 @@ def json_figures(run: BenchRun, plots: dict[str, str | None]) -> dict[str, Any]:
     out["ratios"] = named
     out["faults_p99_bound"] = bound
     out["targets"] = targets(named, bound)
+    mem = run.memory
+    out["memory_orders"] = mem.orders if mem else None
+    out["memory_baseline_mb"] = mem.baseline_mb if mem else None
+    out["memory_final_mb"] = mem.final_mb if mem else None
+    out["memory_peak_mb"] = mem.peak_mb if mem else None
+    out["memory_growth_pct"] = mem.growth_pct if mem else None
+    out["memory_samples"] = mem.samples if mem else []
+    if mem is not None:
+        out["targets"]["memory_flat"] = memory_target(run)
     out["variants"] = {name: f.as_dict() for name, f in run.results.items()}
     out["labels"] = {name: LABELS[name] for name in VARIANTS}
     out["sweep"] = {
@@ -264,6 +292,7 @@ def markdown(run: BenchRun, plots: dict[str, str | None]) -> str:
         + (f" --sweep-orders {plan.sweep_orders}" if plan.sweep and plan.sweep_orders else "")
         + (f" --rounds {plan.rounds}" if plan.rounds > 1 else "")
         + (f" --variants {','.join(plan.variants)}" if plan.variants != DEFAULT_VARIANTS else "")
+        + (f" --memory-orders {plan.memory_orders}" if plan.memory_orders else "")
     )
     parts = [
         "# orderflow bench results",

@@ -7,6 +7,7 @@ started here (servers, workers, DBOS) is stopped before ``run_bench`` returns.
 
 from __future__ import annotations
 
+import json
 import os
 import statistics
 import time
@@ -20,6 +21,7 @@ from typing import Any
 from temporalio.api.enums.v1 import EventType
 
 from orderflow.bench.measure import CpuClock, Figures, measure_async
+from orderflow.bench.memory import MemoryFigures, measure_memory
 from orderflow.bench.peers import dbos_available, measure_dbos, measure_legacy
 from orderflow.bench.servers import bench_settings, server_pid, start_server
 from orderflow.bench.variants import (
@@ -73,6 +75,8 @@ LABELS = {
 }
 
 Progress = Callable[[str], None]
+#: The marker the SDK records for each completed local activity.
+LOCAL_ACTIVITY_MARKER = "core_local_activity"
 
 
 @dataclass
@@ -87,6 +91,8 @@ class BenchPlan:
     #: Orders per sweep point (default: ``orders``); the main concurrency uses ``orders``.
     sweep_orders: int | None = None
     max_seconds: float = 900.0
+    #: Orders for the worker-memory run (0: skip it); see ``orderflow.bench.memory``.
+    memory_orders: int = 0
     seed: int = 7
     settings: Settings = field(default_factory=Settings)
     work_dir: Path = Path("orderflow-data/bench-work")
@@ -105,6 +111,7 @@ class BenchRun:
     rounds: dict[str, list[Figures]] = field(default_factory=dict)
     sweep: dict[int, dict[str, Figures]] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
+    memory: MemoryFigures | None = None
     probe: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
     load_before: tuple[float, float, float] = (0.0, 0.0, 0.0)
@@ -171,18 +178,23 @@ async def run_bench(plan: BenchPlan, progress: Progress) -> BenchRun:
             progress(f"skipping {name}: {missing_dbos}")
     selected = [v for v in selected if v not in run.skipped]
     points = [c for c in plan.sweep if c != plan.concurrency]
-    budget = _Budget(plan.max_seconds, len(selected) * (plan.rounds + len(points)))
+    budget = _Budget(
+        plan.max_seconds,
+        len(selected) * (plan.rounds + len(points)) + (1 if plan.memory_orders else 0),
+    )
     run_id = uuid.uuid4().hex[:6]
     async with AsyncExitStack() as stack:
         sqlite_ctx = memory_ctx = None
-        if any(v in ON_SQLITE for v in selected):
+        if plan.memory_orders or any(v in ON_SQLITE for v in selected):
             sqlite_ctx = await _server(stack, plan, "server-sqlite", in_memory=False)
             progress(f"Temporal dev server (SQLite) on {sqlite_ctx.settings.temporal_address}")
             run.probe = await probe(sqlite_ctx, run_id)
             sqlite_ctx.bare_steps = int(run.probe["activities"])
             progress(
-                f"probe: one order schedules {run.probe['activities']} activities "
-                f"({', '.join(run.probe['activity_types'])}); the bare shape mirrors that"
+                f"probe: one order runs {run.probe['activities']} activities, "
+                f"{run.probe['local_activities']} of them local "
+                f"({', '.join(run.probe['activity_types'])}); the bare shape runs as many "
+                "regular ones"
             )
         if "orderflow_memory" in selected:
             memory_ctx = await _server(stack, plan, "server-memory", in_memory=True)
@@ -223,6 +235,24 @@ async def run_bench(plan: BenchPlan, progress: Progress) -> BenchRun:
                 figures = await measure(variant, point, tag, plan.sweep_orders or plan.orders)
                 if figures is not None:
                     run.sweep[point][variant] = figures
+        if plan.memory_orders and sqlite_ctx is not None:
+            deadline = budget.next_deadline()
+            if deadline is None:
+                run.skipped["memory"] = "out of time (--max-seconds)"
+            else:
+                progress(f"memory: {plan.memory_orders} orders through one worker process")
+                run.memory = await measure_memory(
+                    sqlite_ctx,
+                    f"b{run_id}-memory",
+                    plan.memory_orders,
+                    concurrency=plan.concurrency,
+                    deadline=deadline,
+                )
+                progress(
+                    f"  worker RSS {run.memory.baseline_mb:.1f} MiB after the first tenth, "
+                    f"{run.memory.final_mb:.1f} MiB at the end "
+                    f"({run.memory.growth_pct:+.1f}%), peak {run.memory.peak_mb:.1f} MiB"
+                )
     run.seconds = time.monotonic() - started
     run.load_after = os.getloadavg()
     return run
@@ -298,26 +328,35 @@ async def _measure_one(
 async def probe(ctx: BenchContext, run_id: str) -> dict[str, Any]:
     """Run one fault-free order and read its history: what the order workflow does.
 
-    The activity count is what ``BareWorkflow`` mirrors, measured rather than assumed
-    (7 today for a single-warehouse order: validate, payment, allocation, reserve, quote,
-    book, record outcome).
+    The activity count (regular and local) is what ``BareWorkflow`` mirrors, measured
+    rather than assumed (7 today for a single-warehouse order: validate, payment,
+    allocation, reserve, quote, book, record outcome), as regular activities.
     """
     tag = f"b{run_id}-probe"
     orders = bench_orders(1, 1, f"{tag}-")
     async with orderflow_variant(ctx, tag, orders) as one:
         await one(orders[0])
     history = await ctx.client.get_workflow_handle(workflow_id(orders[0].order_id)).fetch_history()
-    types = [
-        event.activity_task_scheduled_event_attributes.activity_type.name
-        for event in history.events
-        if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
-    ]
+    types: list[str] = []
+    local = 0
+    for event in history.events:
+        if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+            types.append(event.activity_task_scheduled_event_attributes.activity_type.name)
+        elif (
+            event.event_type == EventType.EVENT_TYPE_MARKER_RECORDED
+            and event.marker_recorded_event_attributes.marker_name == LOCAL_ACTIVITY_MARKER
+        ):
+            # A local activity's marker: its type is in the marker's "data" detail (JSON).
+            data = event.marker_recorded_event_attributes.details["data"].payloads[0].data
+            types.append(json.loads(data).get("activity_type", "?"))
+            local += 1
 
     def count(kind: int) -> int:
         return sum(1 for event in history.events if event.event_type == kind)
 
     return {
         "activities": len(types),
+        "local_activities": local,
         "activity_types": types,
         "history_events": len(history.events),
         "workflow_tasks": count(EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED),

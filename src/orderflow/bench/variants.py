@@ -26,9 +26,9 @@ from orderflow.config import Settings
 from orderflow.domain.models import Order
 from orderflow.domain.status import OrderStatus
 from orderflow.services.simulated import InventorySystem, PaymentGateway, ShippingCarrier
-from orderflow.temporal_client import start_order, workflow_id
+from orderflow.temporal_client import order_options, start_order, workflow_id
 from orderflow.worker import build_activities, running_worker
-from orderflow.workflows.messages import OrderInput, OrderOptions
+from orderflow.workflows.messages import ActivityMode, OrderInput, OrderOptions
 from orderflow.workflows.order import OrderWorkflow
 
 OrderRunner = Callable[[Order], Awaitable[bool]]
@@ -56,7 +56,9 @@ class FastKnobs:
       re-imported for every run (the sandbox's determinism checks still apply);
     - 10 workflow-task and activity pollers instead of the SDK's default 5;
     - eager workflow start (``request_eager_start``): the first workflow task comes back in
-      the start response, because the client and the worker share one connection.
+      the start response, because the client and the worker share one connection;
+    - ``activity_mode="local"``: every forward step a local activity (compensations stay
+      regular), so a fault-free order is one or two workflow tasks.
 
     ``unsandboxed`` (the SDK's ``UnsandboxedWorkflowRunner``) stays off: it saves a little
     more worker CPU but drops the sandbox's determinism checks, a trade this configuration
@@ -71,6 +73,7 @@ class FastKnobs:
     max_concurrent_workflow_tasks: int = 100
     eager_start: bool = True
     unsandboxed: bool = False
+    activity_mode: ActivityMode = "local"
 
 
 FAST = FastKnobs()
@@ -199,7 +202,14 @@ async def orderflow_variant(
     settings = orderflow_settings(ctx, tag, faults=faults, seed=seed)
     store = fresh_store(settings, settings.data_dir, orders)
     activities = build_activities(store, settings)
-    options = OrderOptions(status_search_attribute=fast.status_search_attribute if fast else True)
+    options = order_options(settings)
+    if fast is not None:
+        options = options.model_copy(
+            update={
+                "status_search_attribute": fast.status_search_attribute,
+                "activity_mode": fast.activity_mode,
+            }
+        )
     try:
         if fast is None:
             async with running_worker(ctx.client, settings, activities):

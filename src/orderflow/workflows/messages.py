@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -20,6 +21,22 @@ from orderflow.domain.status import OrderStatus
 
 #: Step names, used in results, logs, compensation records and retry figures.
 STEPS = ("validate", "payment", "allocation", "inventory", "shipping_quote", "shipment")
+
+#: - ``regular``: every step is an activity task on the server (each attempt a pending
+#:   activity in the Web UI);
+#: - ``mixed``: the short steps without side effects on money or stock (validate,
+#:   allocation, shipping quote) and the outcome record run as local activities; charge,
+#:   reserve and book stay regular;
+#: - ``local``: every forward step runs as a local activity (the fastest). Compensations
+#:   are regular activities in every mode.
+ActivityMode = Literal["regular", "mixed", "local"]
+ACTIVITY_MODES: tuple[ActivityMode, ...] = ("regular", "mixed", "local")
+#: The steps each mode runs locally ("outcome" is the record of the order's outcome).
+LOCAL_STEPS: dict[str, frozenset[str]] = {
+    "regular": frozenset(),
+    "mixed": frozenset({"validate", "allocation", "shipping_quote", "outcome"}),
+    "local": frozenset({*STEPS, "outcome"}),
+}
 
 
 class RetryOptions(BaseModel):
@@ -48,6 +65,10 @@ class OrderOptions(BaseModel):
     review_timeout_s: float = 24 * 3600
     #: Keep the OrderStatus search attribute current (one history event per change).
     status_search_attribute: bool = True
+    #: Which steps run as local activities (``LOCAL_STEPS``). The default here is what
+    #: orders started before this option existed ran (so their histories replay); new
+    #: orders get ``ORDERFLOW_ACTIVITY_MODE`` (default ``mixed``) from ``order_options``.
+    activity_mode: ActivityMode = "regular"
 
 
 class OrderInput(BaseModel):

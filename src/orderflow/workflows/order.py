@@ -20,6 +20,7 @@ with workflow.unsafe.imports_passed_through():
     from orderflow.domain.status import OrderStatus
     from orderflow.workflows.activities import OrderActivities
     from orderflow.workflows.messages import (
+        LOCAL_STEPS,
         RESOLUTIONS,
         AllocateRequest,
         CancelRequest,
@@ -38,9 +39,8 @@ with workflow.unsafe.imports_passed_through():
         ShipmentRequest,
     )
     from orderflow.workflows.observability import ORDER_STATUS, count_outcome
-    from orderflow.workflows.policy import retry_policy, timeout
     from orderflow.workflows.saga import Saga, describe_error
-    from orderflow.workflows.steps import StepFailed, StepRunner, Stopped
+    from orderflow.workflows.steps import StepFailed, StepRunner, Stopped, run_activity
 
 Acts = OrderActivities
 
@@ -166,6 +166,7 @@ class OrderWorkflow(StepRunner):
     async def run(self, inp: OrderInput) -> OrderResult:
         """Process the order; a failed order is a result (FAILED), not a failed workflow."""
         self._inp = inp
+        self._local_steps = LOCAL_STEPS[inp.options.activity_mode]
         order = inp.order
         saga = self._saga = Saga(inp.options.compensations)
         result = OrderResult(order_id=order.order_id, status=OrderStatus.RECEIVED)
@@ -204,9 +205,8 @@ class OrderWorkflow(StepRunner):
         """
         if not workflow.patched(PATCH_RECORD_OUTCOME):
             return
-        options = inp.options.compensations
         try:
-            await workflow.execute_activity_method(
+            await run_activity(
                 Acts.record_outcome,
                 OutcomeRequest(
                     order_id=result.order_id,
@@ -214,9 +214,9 @@ class OrderWorkflow(StepRunner):
                     total=result.total.total if result.total else None,
                     reason=result.reason,
                 ),
-                start_to_close_timeout=timeout(options),
-                retry_policy=retry_policy(options),
-                summary=f"record outcome {result.status.value}",
+                inp.options.compensations,
+                f"record outcome {result.status.value}",
+                local=self._local("outcome"),
             )
         except ActivityError as err:
             # The order's outcome stands; the reconciliation will report the missing row.

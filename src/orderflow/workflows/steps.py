@@ -12,13 +12,85 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import (
+    ActivityError,
+    ApplicationError,
+    CancelledError,
+    FailureError,
+    RetryState,
+)
 
 with workflow.unsafe.imports_passed_through():
     from orderflow.domain.models import PricedLine
     from orderflow.workflows.messages import RetryOptions, ShipmentOutcome
     from orderflow.workflows.policy import retry_policy, timeout
     from orderflow.workflows.saga import attempts_of, describe_error
+
+
+def run_activity(
+    activity: Callable[..., Any],
+    arg: Any,
+    options: RetryOptions,
+    summary: str,
+    *,
+    policy: RetryPolicy | None = None,
+    local: bool = False,
+) -> Awaitable[Any]:
+    """Schedule ``activity`` as a regular or a local activity, with the step's policy.
+
+    Either way a failure arrives as an ``ActivityError`` whose cause is the activity's error.
+    """
+    policy = policy or retry_policy(options)
+    if local:
+        return _local_activity(activity, arg, options, summary, policy)
+    return workflow.execute_activity_method(
+        activity,
+        arg,
+        start_to_close_timeout=timeout(options),
+        retry_policy=policy,
+        summary=summary,
+    )
+
+
+async def _local_activity(
+    activity: Callable[..., Any],
+    arg: Any,
+    options: RetryOptions,
+    summary: str,
+    policy: RetryPolicy,
+) -> Any:
+    try:
+        return await workflow.execute_local_activity_method(
+            activity,
+            arg,
+            start_to_close_timeout=timeout(options),
+            retry_policy=policy,
+            summary=summary,
+        )
+    except ActivityError:
+        raise
+    except FailureError as err:
+        # A local activity's failure arrives unwrapped (the activity's own error); wrap it
+        # as a regular activity's would be, so callers handle one shape.
+        non_retryable = isinstance(err, ApplicationError) and (
+            err.non_retryable or err.type in (policy.non_retryable_error_types or ())
+        )
+        raise ActivityError(
+            "local activity failed",
+            scheduled_event_id=0,
+            started_event_id=0,
+            identity="",
+            activity_type=getattr(activity, "__name__", "local activity"),
+            activity_id="",
+            retry_state=(
+                RetryState.NON_RETRYABLE_FAILURE
+                if non_retryable
+                else RetryState.CANCEL_REQUESTED
+                if isinstance(err, CancelledError)
+                else RetryState.MAXIMUM_ATTEMPTS_REACHED
+            ),
+        ) from err
 
 
 class StepFailed(Exception):
@@ -47,6 +119,12 @@ class StepRunner:
         self._attempts: dict[str, int] = {}
         self._shipments: dict[str, ShipmentOutcome] = {}
         self._stop_reason: str | None = None
+        #: Steps run as local activities (from the order's activity mode).
+        self._local_steps: frozenset[str] = frozenset()
+
+    def _local(self, step: str) -> bool:
+        """Whether ``step`` (``inventory:WH-EAST`` counts as ``inventory``) runs locally."""
+        return step.split(":")[0] in self._local_steps
 
     async def _fan_out(
         self,
@@ -81,21 +159,25 @@ class StepRunner:
                 raise outcome
 
     async def _call(
-        self, step: str, activity: Callable[..., Any], arg: Any, options: RetryOptions, summary: str
+        self,
+        step: str,
+        activity: Callable[..., Any],
+        arg: Any,
+        options: RetryOptions,
+        summary: str,
     ) -> Any:
-        """Run one activity with its timeout and RetryPolicy; stop early on a cancel request."""
+        """Run one activity with its timeout and RetryPolicy; stop early on a cancel request.
+
+        A step of ``_local_steps`` runs as a local activity: in this worker, recorded as one
+        marker when the workflow task completes (no activity task on the server); same
+        policy, same timeout per attempt.
+        """
         if self._stop_reason is not None:
             raise Stopped(self._stop_reason)
         self._step = step
         policy = retry_policy(options)
         task = asyncio.ensure_future(
-            workflow.execute_activity_method(
-                activity,
-                arg,
-                start_to_close_timeout=timeout(options),
-                retry_policy=policy,
-                summary=summary,
-            )
+            run_activity(activity, arg, options, summary, policy=policy, local=self._local(step))
         )
         try:
             await workflow.wait_condition(lambda: task.done() or self._stop_reason is not None)

@@ -1,0 +1,134 @@
+"""Does a worker's memory stay flat? One real worker process, many orders, RSS sampled.
+
+The worker is ``python -m orderflow worker`` with its default configuration (the default
+faults included), as an operator runs it; the bench process only starts orders and waits
+for their results. The worker's resident set size is read from ``/proc`` after every tenth
+of the orders. The baseline is the first sample (after the first tenth: imports, caches and
+pools are warm by then); the growth is the last sample against it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from orderflow.bench.variants import BenchContext
+from orderflow.bench.workload import bench_orders, fresh_store
+from orderflow.domain.status import OrderStatus
+from orderflow.temporal_client import order_options, start_order
+
+#: Samples taken across the run (one after each tenth of the orders).
+SAMPLES = 10
+
+
+@dataclass
+class MemoryFigures:
+    """RSS of the worker process across the run."""
+
+    orders: int
+    completed: int = 0
+    seconds: float = 0.0
+    #: (orders finished, RSS in MiB) after each tenth of the run.
+    samples: list[tuple[int, float]] = field(default_factory=list)
+    partial: bool = False
+
+    @property
+    def baseline_mb(self) -> float:
+        return self.samples[0][1] if self.samples else float("nan")
+
+    @property
+    def final_mb(self) -> float:
+        return self.samples[-1][1] if self.samples else float("nan")
+
+    @property
+    def peak_mb(self) -> float:
+        return max((mb for _, mb in self.samples), default=float("nan"))
+
+    @property
+    def growth_pct(self) -> float:
+        """Last sample against the first, in percent (the target: within ±10)."""
+        if len(self.samples) < 2:
+            return float("nan")
+        return (self.final_mb / self.baseline_mb - 1.0) * 100.0
+
+
+def rss_mb(pid: int) -> float:
+    """Resident set size of process ``pid`` in MiB (Linux ``/proc``)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024.0
+    raise RuntimeError(f"no VmRSS for pid {pid}")  # pragma: no cover - Linux always has it
+
+
+def _worker_env(ctx: BenchContext, task_queue: str, data_dir: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    for name in list(env):  # the developer's ORDERFLOW_* must not skew the measurement
+        if name.startswith("ORDERFLOW_") or name in ("DATABASE_URL", "TEMPORAL_NAMESPACE"):
+            del env[name]
+    env.update(
+        {
+            "TEMPORAL_ADDRESS": ctx.settings.temporal_address,
+            "ORDERFLOW_TASK_QUEUE": task_queue,
+            "ORDERFLOW_DATA_DIR": str(data_dir),
+            "ORDERFLOW_METRICS_PORT": "0",
+            "ORDERFLOW_SEED": "7",
+        }
+    )
+    return env
+
+
+async def measure_memory(
+    ctx: BenchContext, tag: str, count: int, *, concurrency: int, deadline: float
+) -> MemoryFigures:
+    """Run ``count`` orders through a worker process; sample its RSS every tenth."""
+    data_dir = ctx.work_dir / tag
+    orders = bench_orders(count, 11, f"{tag}-")
+    store = fresh_store(ctx.settings, data_dir, orders)
+    store.engine.dispose()
+    worker = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "orderflow",
+        "worker",
+        env=_worker_env(ctx, tag, data_dir),
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    figures = MemoryFigures(orders=count)
+    options = order_options(ctx.settings)
+    step = max(1, count // SAMPLES)
+    queue = list(reversed(orders))
+    done = 0
+
+    async def lane() -> None:
+        nonlocal done
+        while queue and time.monotonic() < deadline:
+            order = queue.pop()
+            handle = await start_order(ctx.client, order, tag, options)
+            result = await handle.result()
+            figures.completed += result.status is OrderStatus.COMPLETED
+            done += 1
+            if done % step == 0 and worker.returncode is None:
+                figures.samples.append((done, rss_mb(worker.pid)))
+
+    started = time.monotonic()
+    try:
+        lanes = [asyncio.ensure_future(lane()) for _ in range(concurrency)]
+        _, pending = await asyncio.wait(lanes, timeout=max(0.0, deadline - time.monotonic()))
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        figures.partial = bool(pending or queue)
+    finally:
+        figures.seconds = time.monotonic() - started
+        worker.terminate()
+        try:
+            await asyncio.wait_for(worker.wait(), timeout=30)
+        except asyncio.TimeoutError:  # pragma: no cover - a stuck worker
+            worker.kill()
+            await worker.wait()
+    return figures
