@@ -8,6 +8,9 @@ UV_VERSION := 0.13.9
 UV := .tools/bin/uv
 VENV := .venv
 export UV_PYTHON_DOWNLOADS := never
+# Install bytecode: this machine sets PYTHONDONTWRITEBYTECODE=1, so without it every process
+# (each worker start, each CLI call) compiles every module it imports from source.
+export UV_COMPILE_BYTECODE := 1
 
 .PHONY: install demo test test-py313 lint fmt server stop clean
 
