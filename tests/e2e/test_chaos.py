@@ -96,3 +96,35 @@ def test_a_crash_campaign_loses_nothing_and_leaves_a_clean_audit(data_dir: Path)
     campaign_dir = Path(figures["data_dir"])
     assert campaign_dir.parent == data_dir and (campaign_dir / "temporal.db").exists()
     assert processes_under(campaign_dir) == []  # the server and workers were all stopped
+
+
+@pytest.mark.e2e
+def test_a_hostile_fault_campaign_under_crashes_loses_nothing_and_leaves_a_clean_audit(
+    data_dir: Path,
+) -> None:
+    """--hostile: every service fails half its calls, half of those after acting, and 5% of
+    calls hang past the attempt timeout, while workers and the server are killed."""
+    proc = run_chaos(
+        data_dir,
+        "--hostile",
+        "--orders",
+        "40",
+        "--kill-every",
+        "1.5",
+        "--server-restarts",
+        "1",
+        "--seed",
+        "5",
+        "--json",
+    )
+
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    figures = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert figures["orders"] == 40
+    assert figures["retries"] > figures["orders"]  # the world really was hostile
+    assert figures["worker_kills"] >= 2 and figures["server_restarts"] == 1
+    for key in ("lost", "duplicate_charges", "orphaned", "oversold_units", "needs_attention"):
+        assert figures[key] == 0, (key, figures)
+    assert figures["audit"]["ok"] is True, figures["audit"]["violations"]
+    assert figures["completed"] + figures["failed"] == 40
+    assert processes_under(Path(figures["data_dir"])) == []
