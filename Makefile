@@ -20,6 +20,8 @@ $(UV):
 
 $(VENV)/.installed: pyproject.toml uv.lock | $(UV)
 	$(UV) sync --locked --python $(PYTHON)
+	@# Our own modules too: the workflow sandbox re-imports the workflow module per order.
+	$(VENV)/bin/python -m compileall -q src > /dev/null
 	@touch $@
 
 install: $(VENV)/.installed  ## set up .venv (orderflow is then .venv/bin/orderflow)

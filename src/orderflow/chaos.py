@@ -144,21 +144,12 @@ class WorkerPool:
         """The worker's environment: the campaign's server, queue, store and faults."""
         s = self.settings
         env = {k: v for k, v in os.environ.items() if not k.startswith(REMOTE_ENV)}
+        env.update(s.to_env())
         env.update(
             {
-                "ORDERFLOW_DATA_DIR": str(s.data_dir),
-                "ORDERFLOW_DATABASE_URL": s.db_url,
                 "DATABASE_URL": s.db_url,
-                "TEMPORAL_ADDRESS": s.temporal_address,
-                "TEMPORAL_NAMESPACE": s.temporal_namespace,
-                "ORDERFLOW_TASK_QUEUE": s.task_queue,
+                "ORDERFLOW_DATABASE_URL": s.db_url,
                 "ORDERFLOW_METRICS_PORT": "0",
-                "ORDERFLOW_PAYMENT_FAILURE_RATE": str(s.payment_failure_rate),
-                "ORDERFLOW_INVENTORY_FAILURE_RATE": str(s.inventory_failure_rate),
-                "ORDERFLOW_SHIPPING_FAILURE_RATE": str(s.shipping_failure_rate),
-                "ORDERFLOW_LOST_RESPONSE_SHARE": str(s.lost_response_share),
-                "ORDERFLOW_SLOW_SHARE": str(s.slow_share),
-                "ORDERFLOW_SLOW_SECONDS": str(s.slow_seconds),
                 # A fault sequence per life: a new worker does not replay the same faults.
                 "ORDERFLOW_SEED": str((s.seed or 0) * 1000 + self.spawns),
             }

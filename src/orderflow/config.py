@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from pathlib import Path
 from typing import Literal
@@ -46,6 +47,12 @@ class Settings(BaseSettings):
     #: Which steps run as local activities: regular, mixed (default) or local — see
     #: ``orderflow.workflows.messages.LOCAL_STEPS`` and the README's Performance section.
     activity_mode: Literal["regular", "mixed", "local"] = "mixed"
+    #: Keep the OrderStatus search attribute current at every status change (one history
+    #: event and one visibility write each); off: orders are listed by workflow status only.
+    status_search_attribute: bool = True
+    #: Run workflows in the SDK's sandbox (determinism checks). Off trades those checks for
+    #: less worker CPU per order; the test suite always runs sandboxed.
+    workflow_sandbox: bool = True
 
     #: Prometheus metrics of the worker on 127.0.0.1:PORT (0 disables).
     metrics_port: int = Field(default=9464, ge=0, le=65535)
@@ -75,6 +82,34 @@ class Settings(BaseSettings):
     codec_cors_origins: list[str] = Field(
         default_factory=lambda: ["http://127.0.0.1:8233", "http://localhost:8233"]
     )
+
+    def to_env(self) -> dict[str, str]:
+        """These settings as the environment variables that give them back (for a child).
+
+        ``Settings()`` in a process started with this environment equals ``self``; unset
+        optional values are left out. Secrets are included: pass this environment only to
+        processes of ours.
+        """
+        env: dict[str, str] = {}
+        for name, field in type(self).model_fields.items():
+            value = getattr(self, name)
+            if value is None:
+                continue
+            alias = field.validation_alias
+            var = (
+                str(alias.choices[0])
+                if isinstance(alias, AliasChoices)
+                else f"ORDERFLOW_{name.upper()}"
+            )
+            if isinstance(value, SecretStr):
+                value = value.get_secret_value()
+            if isinstance(value, bool):
+                env[var] = "true" if value else "false"
+            elif isinstance(value, list):
+                env[var] = json.dumps(value)
+            else:
+                env[var] = str(value)
+        return env
 
     @field_validator("data_dir")
     @classmethod

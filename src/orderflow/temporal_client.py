@@ -77,6 +77,7 @@ def order_options(settings: Settings) -> OrderOptions:
         review_threshold=settings.review_threshold,
         review_timeout_s=settings.review_timeout_s,
         activity_mode=settings.activity_mode,
+        status_search_attribute=settings.status_search_attribute,
     )
 
 

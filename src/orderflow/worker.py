@@ -14,10 +14,11 @@ from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from temporalio.client import Client
 from temporalio.service import RPCError
-from temporalio.worker import Worker
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from orderflow.config import Settings
 from orderflow.domain.catalog import CATALOG
@@ -81,12 +82,17 @@ def worker_build_id() -> str:
 
 @asynccontextmanager
 async def running_worker(
-    client: Client, settings: Settings, activities: OrderActivities
+    client: Client, settings: Settings, activities: OrderActivities, **tuning: Any
 ) -> AsyncIterator[Worker]:
-    """A worker polling ``settings.task_queue`` for as long as the block runs."""
+    """A worker polling ``settings.task_queue`` for as long as the block runs.
+
+    ``tuning``: further ``Worker`` options (pollers, task slots), as the bench uses them.
+    """
     with ThreadPoolExecutor(
         max_workers=settings.activity_threads, thread_name_prefix="activity"
     ) as executor:
+        if not settings.workflow_sandbox:
+            tuning.setdefault("workflow_runner", UnsandboxedWorkflowRunner())
         worker = Worker(
             client,
             task_queue=settings.task_queue,
@@ -95,6 +101,7 @@ async def running_worker(
             activity_executor=executor,
             max_concurrent_activities=settings.activity_threads,
             build_id=worker_build_id(),
+            **tuning,
         )
         async with worker:
             yield worker
@@ -136,22 +143,9 @@ def run_worker_processes(count: int, settings: Settings) -> int:
     """
     children: list[subprocess.Popen[bytes]] = []
     for index in range(count):
-        env = dict(os.environ)
-        env.update(
-            {
-                "ORDERFLOW_TASK_QUEUE": settings.task_queue,
-                "TEMPORAL_ADDRESS": settings.temporal_address,
-                "TEMPORAL_NAMESPACE": settings.temporal_namespace,
-                "ORDERFLOW_PAYMENT_FAILURE_RATE": str(settings.payment_failure_rate),
-                "ORDERFLOW_INVENTORY_FAILURE_RATE": str(settings.inventory_failure_rate),
-                "ORDERFLOW_SHIPPING_FAILURE_RATE": str(settings.shipping_failure_rate),
-                "ORDERFLOW_LOST_RESPONSE_SHARE": str(settings.lost_response_share),
-                "ORDERFLOW_SLOW_SHARE": str(settings.slow_share),
-                "ORDERFLOW_SLOW_SECONDS": str(settings.slow_seconds),
-                "ORDERFLOW_METRICS_PORT": str(
-                    settings.metrics_port + index if settings.metrics_port else 0
-                ),
-            }
+        env = {**os.environ, **settings.to_env()}
+        env["ORDERFLOW_METRICS_PORT"] = str(
+            settings.metrics_port + index if settings.metrics_port else 0
         )
         if settings.seed is not None:
             env["ORDERFLOW_SEED"] = str(settings.seed + index)

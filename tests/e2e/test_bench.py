@@ -24,6 +24,7 @@ VARIANTS = (
     "orderflow_memory",
     "orderflow_faults",
     "orderflow_fast",
+    "orderflow_fast_1p",
     "legacy",
     "dbos",
     "dbos_async",

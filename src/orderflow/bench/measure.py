@@ -49,11 +49,14 @@ class CpuClock:
 
     def __init__(self, server_pid: int | None) -> None:
         self.server_pid = server_pid
+        #: Worker processes of the variant being measured: their CPU counts as the worker's.
+        self.worker_pids: list[int] = []
 
     def read(self) -> tuple[float, float]:
-        """(server CPU seconds, own CPU seconds) so far."""
+        """(server CPU seconds, own + worker processes' CPU seconds) so far."""
         server = process_cpu_seconds(self.server_pid) if self.server_pid else 0.0
-        return server, own_cpu_seconds()
+        workers = sum(process_cpu_seconds(pid) for pid in self.worker_pids)
+        return server, own_cpu_seconds() + workers
 
 
 def percentile(sorted_values: Sequence[float], share: float) -> float:

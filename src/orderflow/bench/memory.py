@@ -18,6 +18,7 @@ from pathlib import Path
 
 from orderflow.bench.variants import BenchContext
 from orderflow.bench.workload import bench_orders, fresh_store
+from orderflow.config import Settings
 from orderflow.domain.status import OrderStatus
 from orderflow.temporal_client import order_options, start_order
 
@@ -65,20 +66,23 @@ def rss_mb(pid: int) -> float:
 
 
 def _worker_env(ctx: BenchContext, task_queue: str, data_dir: Path) -> dict[str, str]:
-    env = dict(os.environ)
-    for name in list(env):  # the developer's ORDERFLOW_* must not skew the measurement
-        if name.startswith("ORDERFLOW_") or name in ("DATABASE_URL", "TEMPORAL_NAMESPACE"):
-            del env[name]
-    env.update(
-        {
-            "TEMPORAL_ADDRESS": ctx.settings.temporal_address,
-            "ORDERFLOW_TASK_QUEUE": task_queue,
-            "ORDERFLOW_DATA_DIR": str(data_dir),
-            "ORDERFLOW_METRICS_PORT": "0",
-            "ORDERFLOW_SEED": "7",
+    """The bench's settings (not the developer's ORDERFLOW_*), default faults, this queue."""
+    defaults = {
+        name: field.default
+        for name, field in Settings.model_fields.items()
+        if name.endswith(("_failure_rate", "_share", "_seconds"))
+    }
+    settings = ctx.settings.model_copy(
+        update={
+            **defaults,
+            "task_queue": task_queue,
+            "data_dir": data_dir,
+            "database_url": "",
+            "metrics_port": 0,
+            "seed": 7,
         }
     )
-    return env
+    return {**os.environ, **settings.to_env()}
 
 
 async def measure_memory(

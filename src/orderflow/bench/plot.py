@@ -28,6 +28,7 @@ _COLOURS = {
     "orderflow_memory": "#64b5f6",
     "orderflow_faults": "#5c6bc0",
     "orderflow_fast": "#0d47a1",
+    "orderflow_fast_1p": "#5472d3",
     "legacy": "#ef6c00",
     "dbos": "#2e7d32",
     "dbos_async": "#81c784",

@@ -10,7 +10,7 @@ from typing import Any
 
 from orderflow.bench.measure import Figures
 from orderflow.bench.runner import DEFAULT_VARIANTS, LABELS, VARIANTS, BenchRun
-from orderflow.bench.variants import FAST
+from orderflow.bench.variants import FAST, FAST_PROCESSES
 from orderflow.workflows.messages import OrderOptions, RetryOptions
 
 #: Activities that call a fault-injected service (gateway, inventory, carrier); the others
@@ -273,7 +273,7 @@ def json_figures(run: BenchRun, plots: dict[str, str | None]) -> dict[str, Any]:
         for point, figures in sorted(run.sweep.items())
     }
     out["probe"] = run.probe
-    out["fast_config"] = asdict(FAST)
+    out["fast_config"] = {**asdict(FAST), "worker_processes": FAST_PROCESSES}
     out["machine"] = {
         "cpus": os.cpu_count(),
         "load_before": list(run.load_before),
@@ -308,7 +308,9 @@ def markdown(run: BenchRun, plots: dict[str, str | None]) -> str:
         "store *and* the client that starts and awaits the orders. In-process variants "
         "(legacy, DBOS) have no server. **/CPU-s** = orders per CPU-second of both: "
         "what the machine could do flat out, steadier than orders/s on a shared machine.",
-        f"- **fastest config** (`orderflow_fast`): `{asdict(FAST)}`.",
+        f"- **fastest config** (`orderflow_fast`): {FAST_PROCESSES} `orderflow worker` "
+        f"processes with `{FAST.settings_env()}`; `orderflow_fast_1p` runs the same "
+        "settings in one worker inside the bench process, with 10 pollers and eager start.",
     ]
     for name, path in plots.items():
         if path:

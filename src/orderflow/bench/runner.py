@@ -26,12 +26,14 @@ from orderflow.bench.peers import dbos_available, measure_dbos, measure_legacy
 from orderflow.bench.servers import bench_settings, server_pid, start_server
 from orderflow.bench.variants import (
     FAST,
+    FAST_PROCESSES,
     BenchContext,
     OrderRunner,
     bare_local_variant,
     bare_variant,
     floor_variant,
     naive_variant,
+    orderflow_processes_variant,
     orderflow_variant,
 )
 from orderflow.bench.workload import bench_orders
@@ -50,6 +52,7 @@ VARIANTS: tuple[str, ...] = (
     "orderflow_memory",
     "orderflow_faults",
     "orderflow_fast",
+    "orderflow_fast_1p",
     "legacy",
     "dbos",
     "dbos_async",
@@ -58,7 +61,16 @@ VARIANTS: tuple[str, ...] = (
 DEFAULT_VARIANTS: tuple[str, ...] = tuple(v for v in VARIANTS if v != "bare_local")
 #: Variants that run on the SQLite-persisted server.
 ON_SQLITE = frozenset(
-    {"floor", "bare", "bare_local", "naive", "orderflow", "orderflow_faults", "orderflow_fast"}
+    {
+        "floor",
+        "bare",
+        "bare_local",
+        "naive",
+        "orderflow",
+        "orderflow_faults",
+        "orderflow_fast",
+        "orderflow_fast_1p",
+    }
 )
 LABELS = {
     "floor": "engine floor (empty workflow)",
@@ -68,7 +80,8 @@ LABELS = {
     "orderflow": "orderflow, faults off",
     "orderflow_memory": "orderflow, faults off, in-memory server",
     "orderflow_faults": "orderflow, default faults",
-    "orderflow_fast": "orderflow, fastest config",
+    "orderflow_fast": f"orderflow, fastest config ({FAST_PROCESSES} worker processes)",
+    "orderflow_fast_1p": "orderflow, fastest config's settings, 1 in-process worker",
     "legacy": "legacy in-process (no durability)",
     "dbos": "DBOS Transact, sync API",
     "dbos_async": "DBOS Transact, async API",
@@ -287,6 +300,8 @@ def _variant(
     if variant == "orderflow_faults":
         return orderflow_variant(ctx, tag, orders, faults=True, seed=seed)
     if variant == "orderflow_fast":
+        return orderflow_processes_variant(ctx, tag, orders, seed=seed)
+    if variant == "orderflow_fast_1p":
         return orderflow_variant(ctx, tag, orders, fast=FAST, seed=seed)
     return orderflow_variant(ctx, tag, orders, seed=seed)  # orderflow, orderflow_memory
 

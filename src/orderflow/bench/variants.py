@@ -7,6 +7,9 @@ stops the worker when the block ends.
 
 from __future__ import annotations
 
+import asyncio
+import os
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -14,8 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from temporalio.client import Client
-from temporalio.worker import UnsandboxedWorkflowRunner, Worker
-from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+from temporalio.worker import Worker
 
 from orderflow.bench.bare import BareLocalWorkflow, BareWorkflow, FloorWorkflow, noop_activity
 from orderflow.bench.measure import CpuClock
@@ -48,32 +50,47 @@ class BenchContext:
 
 @dataclass(frozen=True)
 class FastKnobs:
-    """The fastest orderflow configuration reachable from existing knobs (no code change).
+    """orderflow's fastest configuration: settings a user can set, plus worker tuning.
 
-    - ``status_search_attribute=False``: no ``UpsertWorkflowSearchAttributes`` per status
-      change, and no initial search attribute at start (visibility writes on the server);
-    - the sandbox passes ``orderflow`` modules through, so the workflow module is not
-      re-imported for every run (the sandbox's determinism checks still apply);
-    - 10 workflow-task and activity pollers instead of the SDK's default 5;
-    - eager workflow start (``request_eager_start``): the first workflow task comes back in
-      the start response, because the client and the worker share one connection;
-    - ``activity_mode="local"``: every forward step a local activity (compensations stay
-      regular), so a fault-free order is one or two workflow tasks.
+    Settings (environment variables of the worker and the client that starts orders):
 
-    ``unsandboxed`` (the SDK's ``UnsandboxedWorkflowRunner``) stays off: it saves a little
-    more worker CPU but drops the sandbox's determinism checks, a trade this configuration
-    does not make.
+    - ``activity_mode="local"`` (``ORDERFLOW_ACTIVITY_MODE``): every forward step a local
+      activity (compensations stay regular), so a fault-free order takes one or two
+      workflow tasks and no activity task;
+    - ``status_search_attribute=False`` (``ORDERFLOW_STATUS_SEARCH_ATTRIBUTE``): no
+      ``UpsertWorkflowSearchAttributes`` per status change (visibility writes on the server);
+    - ``workflow_sandbox=False`` (``ORDERFLOW_WORKFLOW_SANDBOX``): the SDK's
+      ``UnsandboxedWorkflowRunner``; it drops the sandbox's determinism checks, which the
+      default worker and the whole test suite keep (a nondeterministic change fails there).
+
+    Worker tuning, as the bench sets it: 10 workflow-task and activity pollers instead of the
+    SDK's 5, and eager workflow start (``request_eager_start``: the first workflow task
+    comes back in the start response, because the client and the worker share a connection).
     """
 
+    activity_mode: ActivityMode = "local"
     status_search_attribute: bool = False
-    passthrough_orderflow: bool = True
+    workflow_sandbox: bool = False
     workflow_task_polls: int = 10
     activity_task_polls: int = 10
-    activity_threads: int = 32
     max_concurrent_workflow_tasks: int = 100
     eager_start: bool = True
-    unsandboxed: bool = False
-    activity_mode: ActivityMode = "local"
+
+    def settings_env(self) -> str:
+        """The configuration's settings as environment variables, for the docs."""
+        env = self.settings(Settings()).to_env()
+        names = ("ACTIVITY_MODE", "STATUS_SEARCH_ATTRIBUTE", "WORKFLOW_SANDBOX")
+        return " ".join(f"ORDERFLOW_{name}={env[f'ORDERFLOW_{name}']}" for name in names)
+
+    def settings(self, base: Settings) -> Settings:
+        """``base`` with this configuration's settings."""
+        return base.model_copy(
+            update={
+                "activity_mode": self.activity_mode,
+                "status_search_attribute": self.status_search_attribute,
+                "workflow_sandbox": self.workflow_sandbox,
+            }
+        )
 
 
 FAST = FastKnobs()
@@ -200,48 +217,78 @@ async def orderflow_variant(
 ) -> AsyncIterator[OrderRunner]:
     """orderflow's OrderWorkflow and activities: its own worker, or the fast configuration."""
     settings = orderflow_settings(ctx, tag, faults=faults, seed=seed)
+    if fast is not None:
+        settings = fast.settings(settings)
     store = fresh_store(settings, settings.data_dir, orders)
     activities = build_activities(store, settings)
     options = order_options(settings)
-    if fast is not None:
-        options = options.model_copy(
-            update={
-                "status_search_attribute": fast.status_search_attribute,
-                "activity_mode": fast.activity_mode,
-            }
-        )
+    tuning = (
+        {
+            "max_concurrent_workflow_tasks": fast.max_concurrent_workflow_tasks,
+            "max_concurrent_workflow_task_polls": fast.workflow_task_polls,
+            "max_concurrent_activity_task_polls": fast.activity_task_polls,
+        }
+        if fast is not None
+        else {}
+    )
     try:
-        if fast is None:
-            async with running_worker(ctx.client, settings, activities):
+        async with running_worker(ctx.client, settings, activities, **tuning):
+            if fast is not None and fast.eager_start:
+                yield _start_eager(ctx.client, tag, options)
+            else:
                 yield _start_and_wait(ctx.client, tag, options)
-            return
-        with ThreadPoolExecutor(max_workers=fast.activity_threads) as executor:
-            restrictions = SandboxRestrictions.default
-            if fast.passthrough_orderflow:
-                restrictions = restrictions.with_passthrough_modules("orderflow")
-            async with Worker(
-                ctx.client,
-                task_queue=tag,
-                workflows=[OrderWorkflow],
-                activities=activities.all(),
-                activity_executor=executor,
-                max_concurrent_activities=fast.activity_threads,
-                max_concurrent_workflow_tasks=fast.max_concurrent_workflow_tasks,
-                max_concurrent_workflow_task_polls=fast.workflow_task_polls,
-                max_concurrent_activity_task_polls=fast.activity_task_polls,
-                workflow_runner=(
-                    UnsandboxedWorkflowRunner()
-                    if fast.unsandboxed
-                    else SandboxedWorkflowRunner(restrictions=restrictions)
-                ),
-            ):
-                yield (
-                    _start_eager(ctx.client, tag, options)
-                    if fast.eager_start
-                    else _start_and_wait(ctx.client, tag, options)
-                )
     finally:
         store.engine.dispose()
+
+
+#: Worker processes of the ``orderflow_fast_procs`` variant.
+FAST_PROCESSES = 2
+
+
+@asynccontextmanager
+async def orderflow_processes_variant(
+    ctx: BenchContext,
+    tag: str,
+    orders: Sequence[Order],
+    *,
+    processes: int = FAST_PROCESSES,
+    fast: FastKnobs = FAST,
+    seed: int = 7,
+) -> AsyncIterator[OrderRunner]:
+    """The fastest configuration's settings in ``processes`` ``orderflow worker`` processes.
+
+    This process only starts orders and awaits them (no eager start: the workers hold
+    their own connections); the workers' CPU counts as worker CPU.
+    """
+    settings = fast.settings(orderflow_settings(ctx, tag, faults=False, seed=seed))
+    fresh_store(settings, settings.data_dir, orders).engine.dispose()
+    env = {**os.environ, **settings.to_env(), "ORDERFLOW_METRICS_PORT": "0"}
+    workers = [
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "orderflow",
+            "worker",
+            env=env,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+        for _ in range(processes)
+    ]
+    ctx.clock.worker_pids = [worker.pid for worker in workers]
+    try:
+        # The warm-up orders wait until a worker polls.
+        yield _start_and_wait(ctx.client, tag, order_options(settings))
+    finally:
+        ctx.clock.worker_pids = []
+        for worker in workers:
+            worker.terminate()
+        for worker in workers:
+            try:
+                await asyncio.wait_for(worker.wait(), timeout=30)
+            except asyncio.TimeoutError:  # pragma: no cover - a stuck worker
+                worker.kill()
+                await worker.wait()
 
 
 def _start_and_wait(client: Client, tag: str, options: OrderOptions) -> OrderRunner:

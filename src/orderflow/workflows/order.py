@@ -39,8 +39,10 @@ with workflow.unsafe.imports_passed_through():
         ShipmentRequest,
     )
     from orderflow.workflows.observability import ORDER_STATUS, count_outcome
-    from orderflow.workflows.saga import Saga, describe_error
-    from orderflow.workflows.steps import StepFailed, StepRunner, Stopped, run_activity
+
+# Workflow code: imported inside the sandbox (re-run per workflow, so its checks apply).
+from orderflow.workflows.saga import Saga, describe_error
+from orderflow.workflows.steps import StepFailed, StepRunner, Stopped, run_activity
 
 Acts = OrderActivities
 
