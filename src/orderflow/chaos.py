@@ -32,7 +32,7 @@ from orderflow.report import RunReport
 from orderflow.store import Store
 from orderflow.store.audit import run_audit
 from orderflow.temporal_client import order_options, start_order
-from orderflow.worker import build_store
+from orderflow.worker import READY_LINE, build_store
 from orderflow.workflows.messages import OrderOptions, OrderResult
 from orderflow.workflows.order import OrderWorkflow
 
@@ -40,7 +40,7 @@ from orderflow.workflows.order import OrderWorkflow
 #: retried after this long instead of the default 10 s (max attempts stay the defaults).
 ATTEMPT_TIMEOUT_MS = 3_000
 #: The worker logs this once it polls (``worker.run_worker``): from then on it may be killed.
-READY_MARKER = b"worker polling task queue"
+READY_MARKER = READY_LINE.encode()
 #: A worker whose ready line never shows is treated as polling after this long.
 READY_GRACE_S = 120.0
 #: A worker that exits on its own this many times in a row before polling is broken.
@@ -143,8 +143,7 @@ class WorkerPool:
     def env(self) -> dict[str, str]:
         """The worker's environment: the campaign's server, queue, store and faults."""
         s = self.settings
-        env = {k: v for k, v in os.environ.items() if not k.startswith(REMOTE_ENV)}
-        env.update(s.to_env())
+        env = s.child_env({k: v for k, v in os.environ.items() if not k.startswith(REMOTE_ENV)})
         env.update(
             {
                 "DATABASE_URL": s.db_url,

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
 from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _env_names(name: str, alias: object) -> list[str]:
+    """The environment variables a setting is read from, the documented one first."""
+    if isinstance(alias, AliasChoices):
+        return [str(choice) for choice in alias.choices]
+    return [f"ORDERFLOW_{name.upper()}"]
 
 
 class Settings(BaseSettings):
@@ -95,12 +103,7 @@ class Settings(BaseSettings):
             value = getattr(self, name)
             if value is None:
                 continue
-            alias = field.validation_alias
-            var = (
-                str(alias.choices[0])
-                if isinstance(alias, AliasChoices)
-                else f"ORDERFLOW_{name.upper()}"
-            )
+            var = _env_names(name, field.validation_alias)[0]
             if isinstance(value, SecretStr):
                 value = value.get_secret_value()
             if isinstance(value, bool):
@@ -109,6 +112,20 @@ class Settings(BaseSettings):
                 env[var] = json.dumps(value)
             else:
                 env[var] = str(value)
+        return env
+
+    def child_env(self, base: Mapping[str, str]) -> dict[str, str]:
+        """``base`` (the parent's environment) with these settings in force for a child.
+
+        Variables of settings that are unset here are removed, so an inherited
+        ``ORDERFLOW_SEED`` (say) cannot come back in the child.
+        """
+        env = dict(base)
+        for name, field in type(self).model_fields.items():
+            if getattr(self, name) is None:
+                for var in _env_names(name, field.validation_alias):
+                    env.pop(var, None)
+        env.update(self.to_env())
         return env
 
     @field_validator("data_dir")

@@ -31,6 +31,8 @@ from orderflow.workflows.order import OrderWorkflow
 from orderflow.workflows.reconcile import ReconcileWorkflow
 
 log = logging.getLogger("orderflow.worker")
+#: Logged once a worker polls: supervisors (chaos, the bench) wait for it.
+READY_LINE = "worker polling task queue"
 
 
 def build_store(settings: Settings) -> Store:
@@ -88,9 +90,10 @@ async def running_worker(
 
     ``tuning``: further ``Worker`` options (pollers, task slots), as the bench uses them.
     """
-    with ThreadPoolExecutor(
-        max_workers=settings.activity_threads, thread_name_prefix="activity"
-    ) as executor:
+    threads = settings.activity_threads
+    # Regular and local activities each get ``threads`` slots and share one pool, sized so
+    # that a local activity never queues for a thread while its timeout runs.
+    with ThreadPoolExecutor(max_workers=2 * threads, thread_name_prefix="activity") as executor:
         if not settings.workflow_sandbox:
             tuning.setdefault("workflow_runner", UnsandboxedWorkflowRunner())
         worker = Worker(
@@ -99,7 +102,8 @@ async def running_worker(
             workflows=[OrderWorkflow, ReconcileWorkflow],
             activities=activities.all(),
             activity_executor=executor,
-            max_concurrent_activities=settings.activity_threads,
+            max_concurrent_activities=threads,
+            max_concurrent_local_activities=threads,
             build_id=worker_build_id(),
             **tuning,
         )
@@ -121,7 +125,7 @@ async def run_worker(settings: Settings, client: Client) -> None:
         loop.add_signal_handler(sig, stop.set)
     async with running_worker(client, settings, activities):
         log.info(
-            "worker polling task queue %r on %s (namespace %r); faults: payment %.0f%%, "
+            READY_LINE + " %r on %s (namespace %r); faults: payment %.0f%%, "
             "inventory %.0f%%, shipping %.0f%%",
             settings.task_queue,
             settings.temporal_address,
@@ -143,7 +147,7 @@ def run_worker_processes(count: int, settings: Settings) -> int:
     """
     children: list[subprocess.Popen[bytes]] = []
     for index in range(count):
-        env = {**os.environ, **settings.to_env()}
+        env = settings.child_env(os.environ)
         env["ORDERFLOW_METRICS_PORT"] = str(
             settings.metrics_port + index if settings.metrics_port else 0
         )

@@ -50,3 +50,12 @@ def test_an_unknown_activity_mode_is_refused_naming_the_choices() -> None:
     with pytest.raises(ValueError, match="activity_mode") as err:
         Settings(activity_mode="fastest")  # type: ignore[arg-type]
     assert "'regular', 'mixed' or 'local'" in str(err.value)
+
+
+def test_a_child_does_not_inherit_a_setting_the_parent_left_unset() -> None:
+    parent_env = {"ORDERFLOW_SEED": "7", "ORDERFLOW_REVIEW_THRESHOLD": "100", "PATH": "/bin"}
+
+    env = Settings(seed=None, review_threshold=None).child_env(parent_env)
+
+    assert "ORDERFLOW_SEED" not in env and "ORDERFLOW_REVIEW_THRESHOLD" not in env
+    assert env["PATH"] == "/bin"  # everything else is passed on

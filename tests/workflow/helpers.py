@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
 from sqlalchemy import func, select
+from temporalio.client import Client, WorkflowHandle
 
 from orderflow.domain.models import Address, LineItem, Order
 from orderflow.store import Store
 from orderflow.store.tables import payments, reservations, shipments
+from orderflow.temporal_client import workflow_id
+from orderflow.workflows.messages import OrderInput, OrderOptions, OrderResult
+from orderflow.workflows.order import OrderWorkflow
 
 
 def an_order(order_id: str, token: str = "tok_visa", **changes: object) -> Order:
@@ -55,3 +60,21 @@ def shipment_status(store: Store, order_id: str) -> str | None:
     """'booked', 'cancelled' or None."""
     with store.engine.connect() as conn:
         return conn.scalar(select(shipments.c.status).where(shipments.c.order_id == order_id))
+
+
+#: Workflow task timeout for orders whose *local* step a test blocks on purpose: while it
+#: runs, the task stays open and updates wait for its heartbeat (80% of this; 8 s by default).
+BLOCKED_STEP_TASK_TIMEOUT = timedelta(seconds=2)
+
+
+async def start_with_short_task_timeout(
+    client: Client, order: Order, task_queue: str, options: OrderOptions
+) -> WorkflowHandle[OrderWorkflow, OrderResult]:
+    """Start an order like ``start_order``, with BLOCKED_STEP_TASK_TIMEOUT."""
+    return await client.start_workflow(
+        OrderWorkflow.run,
+        OrderInput(order=order, options=options),
+        id=workflow_id(order.order_id),
+        task_queue=task_queue,
+        task_timeout=BLOCKED_STEP_TASK_TIMEOUT,
+    )

@@ -27,7 +27,13 @@ from orderflow.workflows.messages import (
 )
 from orderflow.workflows.order import OrderWorkflow
 from tests.workflow.conftest import FAST, STOCK, make_activities, worker_for
-from tests.workflow.helpers import an_order, ledger, shipment_status, units_held
+from tests.workflow.helpers import (
+    an_order,
+    ledger,
+    shipment_status,
+    start_with_short_task_timeout,
+    units_held,
+)
 
 EAST, WEST = WAREHOUSES
 RISKY = FAST.model_copy(update={"review_threshold": Decimal("50.00"), "review_timeout_s": 3600.0})
@@ -65,7 +71,9 @@ async def test_cancel_before_shipment_runs_exactly_the_compensations_owed(
         acts,
         replace=[blocking_quote(quoting)],  # type: ignore[list-item]
     ):
-        handle = await start_order(temporal_env.client, an_order(order_id), task_queue, FAST)
+        handle = await start_with_short_task_timeout(
+            temporal_env.client, an_order(order_id), task_queue, FAST
+        )
         await asyncio.wait_for(quoting.wait(), timeout=30)
         result = await handle.execute_update(
             OrderWorkflow.cancel, CancelRequest(reason="customer changed their mind")
@@ -92,7 +100,9 @@ async def test_a_rejected_update_names_the_reason_and_leaves_no_trace_in_history
         make_activities(store),
         replace=[blocking_quote(quoting)],  # type: ignore[list-item]
     ):
-        handle = await start_order(temporal_env.client, an_order(order_id), task_queue, FAST)
+        handle = await start_with_short_task_timeout(
+            temporal_env.client, an_order(order_id), task_queue, FAST
+        )
         await asyncio.wait_for(quoting.wait(), timeout=30)
         with pytest.raises(WorkflowUpdateFailedError) as rejected:
             await handle.execute_update(OrderWorkflow.review, ReviewDecision(approved=True))

@@ -24,10 +24,21 @@ from orderflow.services.faults import NO_FAULTS, Fault, ScriptedFaults
 from orderflow.store import Store
 from orderflow.store.audit import run_audit
 from orderflow.temporal_client import start_order
-from orderflow.workflows.messages import ACTIVITY_MODES, OrderResult, QuoteRequest, Resolution
+from orderflow.workflows.messages import (
+    ACTIVITY_MODES,
+    OrderResult,
+    QuoteRequest,
+    Resolution,
+)
 from orderflow.workflows.order import OrderWorkflow
 from tests.workflow.conftest import FAST, STOCK, make_activities, worker_for
-from tests.workflow.helpers import an_order, ledger, shipment_status, units_held
+from tests.workflow.helpers import (
+    an_order,
+    ledger,
+    shipment_status,
+    start_with_short_task_timeout,
+    units_held,
+)
 
 UNAVAILABLE, LOST = Fault.UNAVAILABLE, Fault.LOST_RESPONSE
 
@@ -364,7 +375,9 @@ async def test_cancelling_a_running_order_refunds_and_releases(
 
     acts = make_activities(store)
     async with worker_for(temporal_env.client, task_queue, acts, replace=[slow_quote]):
-        handle = await start_order(temporal_env.client, an_order(order_id), task_queue, OPTIONS)
+        handle = await start_with_short_task_timeout(
+            temporal_env.client, an_order(order_id), task_queue, OPTIONS
+        )
         await asyncio.wait_for(quoting.wait(), timeout=30)
         assert units_held(store, order_id) == 3
         await handle.cancel()

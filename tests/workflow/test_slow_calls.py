@@ -14,7 +14,7 @@ from orderflow.services.faults import Fault, ScriptedFaults
 from orderflow.store import Store
 from orderflow.store.audit import run_audit
 from orderflow.temporal_client import start_order
-from orderflow.workflows.messages import RetryOptions
+from orderflow.workflows.messages import ACTIVITY_MODES, RetryOptions
 from tests.workflow.conftest import FAST, STOCK, make_activities, worker_for
 from tests.workflow.helpers import an_order, ledger, units_held
 
@@ -85,3 +85,32 @@ async def test_a_reservation_that_lands_after_its_compensation_is_refused(
     # The late call did land (after the release), and the tombstone turned it away:
     # without it, these units would be held for a failed order.
     assert store.available()["TEE-BLACK-M"] == STOCK
+
+
+@pytest.mark.parametrize("mode", ACTIVITY_MODES)
+async def test_a_step_that_times_out_on_every_attempt_reports_all_its_attempts(
+    temporal_env: WorkflowEnvironment,
+    task_queue: str,
+    order_prefix: str,
+    store: Store,
+    caplog: pytest.LogCaptureFixture,
+    mode: str,
+) -> None:
+    """The shipping quote is a local activity in mixed and local mode: its timeouts must
+    read exactly like a regular activity's (3 attempts, retries exhausted)."""
+    caplog.set_level(logging.INFO)
+    order_id = f"{order_prefix}1"
+    options = TIGHT.model_copy(update={"activity_mode": mode})
+    acts = make_activities(store, shipping=ScriptedFaults([SLOW] * 3, slow_seconds=0.8))
+    async with worker_for(temporal_env.client, task_queue, acts):
+        handle = await start_order(temporal_env.client, an_order(order_id), task_queue, options)
+        result = await handle.result()
+        await late_answer(caplog, "carrier answered a call only after")
+
+    assert result.status is OrderStatus.FAILED
+    assert result.failed_step == "shipping_quote"
+    assert result.attempts["shipping_quote:WH-EAST"] == 3
+    assert "TimeoutError" in result.reason and "retries exhausted" in result.reason
+    assert [c.action for c in result.compensations] == ["release_inventory", "refund_payment"]
+    assert units_held(store, order_id) == 0
+    assert run_audit(store.engine, order_prefix=order_id).ok

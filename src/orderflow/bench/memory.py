@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import os
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from orderflow.bench.variants import BenchContext
+from orderflow.bench.workers import worker_processes
 from orderflow.bench.workload import bench_orders, fresh_store
 from orderflow.config import Settings
 from orderflow.domain.status import OrderStatus
@@ -57,12 +57,16 @@ class MemoryFigures:
         return (self.final_mb / self.baseline_mb - 1.0) * 100.0
 
 
-def rss_mb(pid: int) -> float:
-    """Resident set size of process ``pid`` in MiB (Linux ``/proc``)."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+def rss_mb(pid: int) -> float | None:
+    """Resident set size of process ``pid`` in MiB (Linux ``/proc``); None once it died."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    for line in status.splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024.0
-    raise RuntimeError(f"no VmRSS for pid {pid}")  # pragma: no cover - Linux always has it
+    return None  # a zombie: exited, not yet reaped
 
 
 def _worker_env(ctx: BenchContext, task_queue: str, data_dir: Path) -> dict[str, str]:
@@ -82,7 +86,7 @@ def _worker_env(ctx: BenchContext, task_queue: str, data_dir: Path) -> dict[str,
             "seed": 7,
         }
     )
-    return {**os.environ, **settings.to_env()}
+    return settings.child_env(os.environ)
 
 
 async def measure_memory(
@@ -93,46 +97,38 @@ async def measure_memory(
     orders = bench_orders(count, 11, f"{tag}-")
     store = fresh_store(ctx.settings, data_dir, orders)
     store.engine.dispose()
-    worker = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "orderflow",
-        "worker",
-        env=_worker_env(ctx, tag, data_dir),
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
     figures = MemoryFigures(orders=count)
     options = order_options(ctx.settings)
     step = max(1, count // SAMPLES)
     queue = list(reversed(orders))
     done = 0
+    env = _worker_env(ctx, tag, data_dir)
+    async with worker_processes(1, env, data_dir) as (worker,):
 
-    async def lane() -> None:
-        nonlocal done
-        while queue and time.monotonic() < deadline:
-            order = queue.pop()
-            handle = await start_order(ctx.client, order, tag, options)
-            result = await handle.result()
-            figures.completed += result.status is OrderStatus.COMPLETED
-            done += 1
-            if done % step == 0 and worker.returncode is None:
-                figures.samples.append((done, rss_mb(worker.pid)))
+        async def lane() -> None:
+            nonlocal done
+            while queue and time.monotonic() < deadline:
+                order = queue.pop()
+                handle = await start_order(ctx.client, order, tag, options)
+                result = await handle.result()
+                figures.completed += result.status is OrderStatus.COMPLETED
+                done += 1
+                if done % step == 0:
+                    rss = rss_mb(worker.pid)
+                    if rss is not None:
+                        figures.samples.append((done, rss))
 
-    started = time.monotonic()
-    try:
+        started = time.monotonic()
         lanes = [asyncio.ensure_future(lane()) for _ in range(concurrency)]
-        _, pending = await asyncio.wait(lanes, timeout=max(0.0, deadline - time.monotonic()))
-        for task in pending:
-            task.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
-        figures.partial = bool(pending or queue)
-    finally:
-        figures.seconds = time.monotonic() - started
-        worker.terminate()
         try:
-            await asyncio.wait_for(worker.wait(), timeout=30)
-        except asyncio.TimeoutError:  # pragma: no cover - a stuck worker
-            worker.kill()
-            await worker.wait()
+            _, pending = await asyncio.wait(lanes, timeout=max(0.0, deadline - time.monotonic()))
+        finally:
+            for task in lanes:
+                task.cancel()
+            outcomes = await asyncio.gather(*lanes, return_exceptions=True)
+        failures = [o for o in outcomes if isinstance(o, Exception)]
+        if failures:
+            raise failures[0]
+        figures.partial = bool(pending or queue)
+        figures.seconds = time.monotonic() - started
     return figures

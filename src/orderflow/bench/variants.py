@@ -7,9 +7,7 @@ stops the worker when the block ends.
 
 from __future__ import annotations
 
-import asyncio
 import os
-import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -23,6 +21,7 @@ from orderflow.bench.bare import BareLocalWorkflow, BareWorkflow, FloorWorkflow,
 from orderflow.bench.measure import CpuClock
 from orderflow.bench.naive import NaiveOrderWorkflow
 from orderflow.bench.naive_activities import NaiveActivities
+from orderflow.bench.workers import worker_processes
 from orderflow.bench.workload import fresh_store
 from orderflow.config import Settings
 from orderflow.domain.models import Order
@@ -262,33 +261,13 @@ async def orderflow_processes_variant(
     """
     settings = fast.settings(orderflow_settings(ctx, tag, faults=False, seed=seed))
     fresh_store(settings, settings.data_dir, orders).engine.dispose()
-    env = {**os.environ, **settings.to_env(), "ORDERFLOW_METRICS_PORT": "0"}
-    workers = [
-        await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "orderflow",
-            "worker",
-            env=env,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL,
-        )
-        for _ in range(processes)
-    ]
-    ctx.clock.worker_pids = [worker.pid for worker in workers]
-    try:
-        # The warm-up orders wait until a worker polls.
-        yield _start_and_wait(ctx.client, tag, order_options(settings))
-    finally:
-        ctx.clock.worker_pids = []
-        for worker in workers:
-            worker.terminate()
-        for worker in workers:
-            try:
-                await asyncio.wait_for(worker.wait(), timeout=30)
-            except asyncio.TimeoutError:  # pragma: no cover - a stuck worker
-                worker.kill()
-                await worker.wait()
+    env = {**settings.child_env(os.environ), "ORDERFLOW_METRICS_PORT": "0"}
+    async with worker_processes(processes, env, settings.data_dir) as workers:
+        ctx.clock.worker_pids = [worker.pid for worker in workers]
+        try:
+            yield _start_and_wait(ctx.client, tag, order_options(settings))
+        finally:
+            ctx.clock.worker_pids = []
 
 
 def _start_and_wait(client: Client, tag: str, options: OrderOptions) -> OrderRunner:

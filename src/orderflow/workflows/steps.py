@@ -20,12 +20,17 @@ from temporalio.exceptions import (
     FailureError,
     RetryState,
 )
+from temporalio.exceptions import (
+    TimeoutError as ActivityTimeoutError,
+)
 
 with workflow.unsafe.imports_passed_through():
     from orderflow.domain.models import PricedLine
     from orderflow.workflows.messages import RetryOptions, ShipmentOutcome
     from orderflow.workflows.policy import retry_policy, timeout
-    from orderflow.workflows.saga import attempts_of, describe_error
+
+# Workflow code: imported inside the sandbox, like order.py.
+from orderflow.workflows.saga import attempts_of, describe_error
 
 
 def run_activity(
@@ -68,29 +73,40 @@ async def _local_activity(
             retry_policy=policy,
             summary=summary,
         )
-    except ActivityError:
-        raise
+    except ActivityError as err:
+        if not isinstance(err.cause, ActivityTimeoutError):
+            raise  # cancellation: already shaped like a regular activity's
+        # A timed-out local activity arrives wrapped, but as CANCEL_REQUESTED even after
+        # its last attempt: report it as a regular activity's would be.
+        raise _as_activity_error(activity, RetryState.MAXIMUM_ATTEMPTS_REACHED) from err.cause
     except FailureError as err:
-        # A local activity's failure arrives unwrapped (the activity's own error); wrap it
-        # as a regular activity's would be, so callers handle one shape.
+        # A local activity's own failure arrives unwrapped (the activity's error).
         non_retryable = isinstance(err, ApplicationError) and (
             err.non_retryable or err.type in (policy.non_retryable_error_types or ())
         )
-        raise ActivityError(
-            "local activity failed",
-            scheduled_event_id=0,
-            started_event_id=0,
-            identity="",
-            activity_type=getattr(activity, "__name__", "local activity"),
-            activity_id="",
-            retry_state=(
-                RetryState.NON_RETRYABLE_FAILURE
-                if non_retryable
-                else RetryState.CANCEL_REQUESTED
-                if isinstance(err, CancelledError)
-                else RetryState.MAXIMUM_ATTEMPTS_REACHED
-            ),
+        raise _as_activity_error(
+            activity,
+            RetryState.NON_RETRYABLE_FAILURE
+            if non_retryable
+            else RetryState.MAXIMUM_ATTEMPTS_REACHED,
         ) from err
+
+
+def _as_activity_error(activity: Callable[..., Any], state: RetryState) -> ActivityError:
+    return ActivityError(
+        "local activity failed",
+        scheduled_event_id=0,
+        started_event_id=0,
+        identity="",
+        activity_type=getattr(activity, "__name__", "local activity"),
+        activity_id="",
+        retry_state=state,
+    )
+
+
+def _consume(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled():
+        task.exception()
 
 
 class StepFailed(Exception):
@@ -183,6 +199,7 @@ class StepRunner:
             await workflow.wait_condition(lambda: task.done() or self._stop_reason is not None)
         except asyncio.CancelledError:
             task.cancel()  # cancelled through Temporal: stop the attempt too
+            task.add_done_callback(_consume)  # its own cancellation error is expected
             raise
         if not task.done():
             # Cancel the running attempt; its compensation is registered, and a late effect
