@@ -199,22 +199,21 @@ class ChaosFigures(BaseModel):
             ("seconds", self.seconds),
             ("audit", "clean" if self.audit.get("ok") else "VIOLATIONS"),
         ]
-        width = max(len(label) for label, _ in rows)
-        lines = [f"chaos summary (batch {self.batch})", "-" * (width + 24)]
-        lines += [f"{label:<{width}}  {value}" for label, value in rows]
-        lines.append(
-            f"(each worker SIGKILLed {self.kill_every:g}s ±50% after it polls, a kill every "
-            f"{self.mean_kill_interval_s:g}s on average; {self.worker_exits} exited on their own "
-            f"and were restarted; per-attempt timeout {self.attempt_timeout_s:g}s for steps and "
-            "compensations, default max attempts)"
+        from orderflow.report import summary_lines  # its imports are not needed at start-up
+
+        lines = summary_lines(
+            f"chaos summary (batch {self.batch})",
+            rows,
+            notes=[
+                f"(each worker SIGKILLed {self.kill_every:g}s ±50% after it polls, a kill "
+                f"every {self.mean_kill_interval_s:g}s on average; {self.worker_exits} exited "
+                f"on their own and were restarted; per-attempt timeout "
+                f"{self.attempt_timeout_s:g}s for steps and compensations, default max "
+                "attempts)"
+            ],
+            failure_reasons=self.failure_reasons,
+            violations=self.audit.get("violations", []),
         )
-        if self.failure_reasons:
-            reasons = sorted(self.failure_reasons.items())
-            lines.append("failure reasons: " + ", ".join(f"{r} x{n}" for r, n in reasons))
-        violations: list[str] = self.audit.get("violations", [])
-        lines += [f"  ! {violation}" for violation in violations[:10]]
-        if len(violations) > 10:
-            lines.append(f"  ! ... and {len(violations) - 10} more")
         lines.append(f"logs and databases: {self.data_dir}")
         return "\n".join(lines)
 

@@ -4,12 +4,35 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pydantic import BaseModel, Field
 
 from orderflow.store.audit import AuditReport
 from orderflow.workflows.messages import OrderResult
+
+
+def summary_lines(
+    title: str,
+    rows: Sequence[tuple[str, object]],
+    *,
+    notes: Sequence[str] = (),
+    failure_reasons: Mapping[str, int],
+    violations: Sequence[str],
+) -> list[str]:
+    """A run's summary: aligned rows, notes, failure reasons, the first 10 violations."""
+    width = max(len(label) for label, _ in rows)
+    lines = [title, "-" * (width + 24)]
+    lines += [f"{label:<{width}}  {value}" for label, value in rows]
+    lines += notes
+    if failure_reasons:
+        reasons = sorted(failure_reasons.items())
+        lines.append("failure reasons: " + ", ".join(f"{r} x{n}" for r, n in reasons))
+    lines += [f"  ! {violation}" for violation in violations[:10]]
+    if len(violations) > 10:
+        lines.append(f"  ! ... and {len(violations) - 10} more")
+    return lines
 
 
 class RunReport(BaseModel):
@@ -83,20 +106,14 @@ class RunReport(BaseModel):
             ("stock held for failed orders", self.audit.get("orphaned_reservations", "?")),
             ("audit", "clean" if self.audit.get("ok") else "VIOLATIONS"),
         ]
-        width = max(len(label) for label, _ in rows)
-        lines = [f"{self.mode} summary (batch {self.batch})", "-" * (width + 24)]
-        lines += [f"{label:<{width}}  {value}" for label, value in rows]
-        if self.failure_reasons:
-            lines.append(
-                "failure reasons: "
-                + ", ".join(f"{reason} x{n}" for reason, n in sorted(self.failure_reasons.items()))
+        return "\n".join(
+            summary_lines(
+                f"{self.mode} summary (batch {self.batch})",
+                rows,
+                failure_reasons=self.failure_reasons,
+                violations=self.audit.get("violations", []),
             )
-        violations = self.audit.get("violations", [])
-        for violation in violations[:10]:
-            lines.append(f"  ! {violation}")
-        if len(violations) > 10:
-            lines.append(f"  ! ... and {len(violations) - 10} more")
-        return "\n".join(lines)
+        )
 
     def json_line(self) -> str:
         """The machine-readable last line of ``--json`` output."""

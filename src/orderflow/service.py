@@ -198,10 +198,7 @@ class OrderService:
                 OrderWorkflow.cancel, CancelRequest(reason=reason or "cancelled on request")
             )
         except WorkflowUpdateFailedError as err:
-            cause = err.cause
-            raise ConflictError(
-                cause.message if isinstance(cause, ApplicationError) else str(err)
-            ) from err
+            raise ConflictError(_refusal(err)) from err
         except RPCError as err:
             # The order finished between our look and the update.
             state = await self.status(order_id)
@@ -247,10 +244,7 @@ class OrderService:
         try:
             return await handle.execute_update(OrderWorkflow.resolve, resolution)
         except WorkflowUpdateFailedError as err:
-            cause = err.cause
-            raise ConflictError(
-                cause.message if isinstance(cause, ApplicationError) else str(err)
-            ) from err
+            raise ConflictError(_refusal(err)) from err
         except RPCError as err:
             if err.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION):
                 raise ConflictError(f"order {order_id} is not waiting for an operator") from err
@@ -302,3 +296,9 @@ class OrderService:
                 f"unknown SKU {sku!r} or warehouse {warehouse!r}", "sku", "InvalidRestock"
             ) from err
         return StockLevel(warehouse=warehouse, sku=sku, available=available)
+
+
+def _refusal(err: WorkflowUpdateFailedError) -> str:
+    """Why the workflow refused an update (its validator's message, when it gave one)."""
+    cause = err.cause
+    return cause.message if isinstance(cause, ApplicationError) else str(err)

@@ -52,6 +52,11 @@ class CpuClock:
         #: Worker processes of the variant being measured: their CPU counts as the worker's.
         self.worker_pids: list[int] = []
 
+    def since(self, before: tuple[float, float]) -> tuple[float, float]:
+        """(server, own + workers) CPU seconds spent since the reading ``before``."""
+        now = self.read()
+        return now[0] - before[0], now[1] - before[1]
+
     def read(self) -> tuple[float, float]:
         """(server CPU seconds, own + worker processes' CPU seconds) so far."""
         server = process_cpu_seconds(self.server_pid) if self.server_pid else 0.0
@@ -103,7 +108,7 @@ class Figures:
 
 
 @dataclass
-class _Tally:
+class Tally:
     latencies: list[float] = field(default_factory=list)
     failed: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -119,7 +124,7 @@ def _figures(
     variant: str,
     concurrency: int,
     orders: int,
-    tally: _Tally,
+    tally: Tally,
     seconds: float,
     cpu: tuple[float, float],
     partial: bool,
@@ -159,21 +164,20 @@ async def measure_async(
 
     Each item's latency runs from just before ``run_one`` to its return (start to result).
     """
-    await _drive_async(run_one, warmup, _Tally(), concurrency, deadline)
-    tally = _Tally()
+    await drive_async(run_one, warmup, Tally(), concurrency, deadline)
+    tally = Tally()
     cpu_before = clock.read()
     started = time.perf_counter()
-    finished = await _drive_async(run_one, items, tally, concurrency, deadline)
+    finished = await drive_async(run_one, items, tally, concurrency, deadline)
     seconds = time.perf_counter() - started
-    cpu_after = clock.read()
-    cpu = (cpu_after[0] - cpu_before[0], cpu_after[1] - cpu_before[1])
+    cpu = clock.since(cpu_before)
     return _figures(variant, concurrency, len(items), tally, seconds, cpu, not finished)
 
 
-async def _drive_async(
+async def drive_async(
     run_one: AsyncRunner[T],
     items: Sequence[T],
-    tally: _Tally,
+    tally: Tally,
     concurrency: int,
     deadline: float,
 ) -> bool:
@@ -211,14 +215,13 @@ async def measure_threads(
     """Like ``measure_async`` for blocking runners: ``concurrency`` threads."""
 
     def run() -> Figures:
-        _drive_threads(run_one, warmup, _Tally(), concurrency, deadline)
-        tally = _Tally()
+        _drive_threads(run_one, warmup, Tally(), concurrency, deadline)
+        tally = Tally()
         cpu_before = clock.read()
         started = time.perf_counter()
         finished = _drive_threads(run_one, items, tally, concurrency, deadline)
         seconds = time.perf_counter() - started
-        cpu_after = clock.read()
-        cpu = (cpu_after[0] - cpu_before[0], cpu_after[1] - cpu_before[1])
+        cpu = clock.since(cpu_before)
         return _figures(variant, concurrency, len(items), tally, seconds, cpu, not finished)
 
     # A private thread, not the loop's default executor: a library under test (DBOS) may
@@ -230,7 +233,7 @@ async def measure_threads(
 def _drive_threads(
     run_one: ThreadRunner[T],
     items: Sequence[T],
-    tally: _Tally,
+    tally: Tally,
     concurrency: int,
     deadline: float,
 ) -> bool:

@@ -9,16 +9,17 @@ pools are warm by then); the growth is the last sample against it.
 
 from __future__ import annotations
 
-import asyncio
+import itertools
 import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from orderflow.bench.variants import BenchContext
+from orderflow.bench.measure import Tally, drive_async
+from orderflow.bench.variants import BenchContext, orderflow_settings
 from orderflow.bench.workers import worker_processes
 from orderflow.bench.workload import bench_orders, fresh_store
-from orderflow.config import Settings
+from orderflow.domain.models import Order
 from orderflow.domain.status import OrderStatus
 from orderflow.temporal_client import order_options, start_order
 
@@ -69,66 +70,35 @@ def rss_mb(pid: int) -> float | None:
     return None  # a zombie: exited, not yet reaped
 
 
-def _worker_env(ctx: BenchContext, task_queue: str, data_dir: Path) -> dict[str, str]:
-    """The bench's settings (not the developer's ORDERFLOW_*), default faults, this queue."""
-    defaults = {
-        name: field.default
-        for name, field in Settings.model_fields.items()
-        if name.endswith(("_failure_rate", "_share", "_seconds"))
-    }
-    settings = ctx.settings.model_copy(
-        update={
-            **defaults,
-            "task_queue": task_queue,
-            "data_dir": data_dir,
-            "database_url": "",
-            "metrics_port": 0,
-            "seed": 7,
-        }
-    )
-    return settings.child_env(os.environ)
-
-
 async def measure_memory(
     ctx: BenchContext, tag: str, count: int, *, concurrency: int, deadline: float
 ) -> MemoryFigures:
     """Run ``count`` orders through a worker process; sample its RSS every tenth."""
-    data_dir = ctx.work_dir / tag
+    # The bench's settings (not the developer's ORDERFLOW_*) with the default faults.
+    settings = orderflow_settings(ctx, tag, faults=True, seed=7)
+    settings = settings.model_copy(update={"metrics_port": 0})
     orders = bench_orders(count, 11, f"{tag}-")
-    store = fresh_store(ctx.settings, data_dir, orders)
-    store.engine.dispose()
+    fresh_store(settings, settings.data_dir, orders).engine.dispose()
     figures = MemoryFigures(orders=count)
-    options = order_options(ctx.settings)
+    options = order_options(settings)
     step = max(1, count // SAMPLES)
-    queue = list(reversed(orders))
-    done = 0
-    env = _worker_env(ctx, tag, data_dir)
-    async with worker_processes(1, env, data_dir) as (worker,):
+    env = settings.child_env(os.environ)
+    finished = itertools.count(1)
+    async with worker_processes(1, env, settings.data_dir) as (worker,):
 
-        async def lane() -> None:
-            nonlocal done
-            while queue and time.monotonic() < deadline:
-                order = queue.pop()
-                handle = await start_order(ctx.client, order, tag, options)
-                result = await handle.result()
-                figures.completed += result.status is OrderStatus.COMPLETED
-                done += 1
-                if done % step == 0:
-                    rss = rss_mb(worker.pid)
-                    if rss is not None:
-                        figures.samples.append((done, rss))
+        async def one(order: Order) -> bool:
+            handle = await start_order(ctx.client, order, tag, options)
+            completed = (await handle.result()).status is OrderStatus.COMPLETED
+            figures.completed += completed
+            done = next(finished)
+            if done % step == 0:
+                rss = rss_mb(worker.pid)
+                if rss is not None:
+                    figures.samples.append((done, rss))
+            return completed
 
         started = time.monotonic()
-        lanes = [asyncio.ensure_future(lane()) for _ in range(concurrency)]
-        try:
-            _, pending = await asyncio.wait(lanes, timeout=max(0.0, deadline - time.monotonic()))
-        finally:
-            for task in lanes:
-                task.cancel()
-            outcomes = await asyncio.gather(*lanes, return_exceptions=True)
-        failures = [o for o in outcomes if isinstance(o, Exception)]
-        if failures:
-            raise failures[0]
-        figures.partial = bool(pending or queue)
+        all_done = await drive_async(one, orders, Tally(), concurrency, deadline)
         figures.seconds = time.monotonic() - started
+        figures.partial = not all_done
     return figures

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -111,32 +111,32 @@ async def floor_variant(
         yield one
 
 
-@asynccontextmanager
-async def bare_variant(
+def bare_variant(
     ctx: BenchContext, tag: str, _orders: Sequence[Order]
-) -> AsyncIterator[OrderRunner]:
+) -> AbstractAsyncContextManager[OrderRunner]:
     """The bare shape: ``ctx.bare_steps`` no-op activities in sequence."""
-    async with _worker(ctx.client, tag, [BareWorkflow], [noop_activity]):
+    return _steps_variant(ctx, tag, BareWorkflow, "bare")
 
-        async def one(order: Order) -> bool:
-            done = await ctx.client.execute_workflow(
-                BareWorkflow.run, ctx.bare_steps, id=f"bare-{order.order_id}", task_queue=tag
-            )
-            return done == ctx.bare_steps
 
-        yield one
+def bare_local_variant(
+    ctx: BenchContext, tag: str, _orders: Sequence[Order]
+) -> AbstractAsyncContextManager[OrderRunner]:
+    """What-if: the bare shape with local activities (see ``BareLocalWorkflow``)."""
+    return _steps_variant(ctx, tag, BareLocalWorkflow, "local")
 
 
 @asynccontextmanager
-async def bare_local_variant(
-    ctx: BenchContext, tag: str, _orders: Sequence[Order]
+async def _steps_variant(
+    ctx: BenchContext, tag: str, workflow: type[BareWorkflow | BareLocalWorkflow], prefix: str
 ) -> AsyncIterator[OrderRunner]:
-    """What-if: the bare shape with local activities (see ``BareLocalWorkflow``)."""
-    async with _worker(ctx.client, tag, [BareLocalWorkflow], [noop_activity]):
+    async with _worker(ctx.client, tag, [workflow], [noop_activity]):
 
         async def one(order: Order) -> bool:
             done = await ctx.client.execute_workflow(
-                BareLocalWorkflow.run, ctx.bare_steps, id=f"local-{order.order_id}", task_queue=tag
+                workflow.run,
+                ctx.bare_steps,
+                id=f"{prefix}-{order.order_id}",
+                task_queue=tag,
             )
             return done == ctx.bare_steps
 
@@ -260,8 +260,9 @@ async def orderflow_processes_variant(
     their own connections); the workers' CPU counts as worker CPU.
     """
     settings = fast.settings(orderflow_settings(ctx, tag, faults=False, seed=seed))
+    settings = settings.model_copy(update={"metrics_port": 0})
     fresh_store(settings, settings.data_dir, orders).engine.dispose()
-    env = {**settings.child_env(os.environ), "ORDERFLOW_METRICS_PORT": "0"}
+    env = settings.child_env(os.environ)
     async with worker_processes(processes, env, settings.data_dir) as workers:
         ctx.clock.worker_pids = [worker.pid for worker in workers]
         try:
