@@ -152,6 +152,15 @@ def list_orders(
         choices = ", ".join(s.value for s in OrderStatus)
         typer.echo(f"error: --status must be one of {choices}", err=True)
         raise typer.Exit(2) from None
+    if wanted is not None and settings.status_updates == "resting":
+        from orderflow.domain.status import RESTING
+
+        if wanted not in RESTING and wanted is not OrderStatus.RECEIVED:
+            typer.echo(
+                f"note: orders pass {wanted.value} without writing it to OrderStatus "
+                "(ORDERFLOW_STATUS_UPDATES=resting); orders in progress show RECEIVED",
+                err=True,
+            )
 
     async def main() -> int:
         client = await connect(settings)

@@ -55,9 +55,12 @@ class Settings(BaseSettings):
     #: Which steps run as local activities: regular, mixed (default) or local — see
     #: ``orderflow.workflows.messages.LOCAL_STEPS`` and the README's Performance section.
     activity_mode: Literal["regular", "mixed", "local"] = "mixed"
-    #: Keep the OrderStatus search attribute current at every status change (one history
-    #: event and one visibility write each); off: orders are listed by workflow status only.
+    #: Write the OrderStatus search attribute (one history event and one visibility write
+    #: each time); off: orders are listed by workflow status only.
     status_search_attribute: bool = True
+    #: ``resting`` (default): write it only where an order can rest (review, operator,
+    #: unwinding, final); ``every``: at every status change too (4 more writes per order).
+    status_updates: Literal["every", "resting"] = "resting"
     #: Run workflows in the SDK's sandbox (determinism checks). Off trades those checks for
     #: less worker CPU per order; the test suite always runs sandboxed.
     workflow_sandbox: bool = True

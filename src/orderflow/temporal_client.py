@@ -78,6 +78,7 @@ def order_options(settings: Settings) -> OrderOptions:
         review_timeout_s=settings.review_timeout_s,
         activity_mode=settings.activity_mode,
         status_search_attribute=settings.status_search_attribute,
+        status_updates=settings.status_updates,
     )
 
 

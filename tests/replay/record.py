@@ -43,6 +43,7 @@ async def record(tag: str, mode: str | None = None) -> None:
     for product in CATALOG:
         store.restock(product.sku, 5)
     store.restock("CAP-NAVY", 10, "WH-WEST")  # 6 caps fit only in WH-WEST: a split order
+    store.restock("MUG-LOGO", 5)  # the earlier orders take a mug; the split order needs 5
     lost = Fault.LOST_RESPONSE
     scenarios = {
         "completed_with_retries": (

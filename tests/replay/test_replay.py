@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 
@@ -85,3 +86,36 @@ async def test_an_order_replays_only_in_the_activity_mode_it_started_with(
 
     with pytest.raises(NondeterminismError):
         await replayer.replay_workflow(history)
+
+
+async def test_an_order_replays_only_with_the_status_updates_it_started_with() -> None:
+    """The negative control: a v3 order (no ``status_updates`` in its input: ``every``) read
+    as ``resting`` drops status writes its history has, a nondeterminism error. So the
+    option travels in the input and its default stays ``every`` for orders started before."""
+    path = next(p for p in HISTORIES if p.stem == "v3_mixed_completed_with_retries")
+    raw = json.loads(path.read_text())
+    started = raw["events"][0]["workflowExecutionStartedEventAttributes"]
+    payload = started["input"]["payloads"][0]
+    inp = json.loads(base64.b64decode(payload["data"]))
+    assert "status_updates" not in inp["options"]
+    inp["options"]["status_updates"] = "resting"
+    payload["data"] = base64.b64encode(json.dumps(inp).encode()).decode()
+    history = WorkflowHistory.from_json(path.stem, json.dumps(raw))
+    replayer = Replayer(workflows=[OrderWorkflow], data_converter=pydantic_data_converter)
+
+    with pytest.raises(NondeterminismError):
+        await replayer.replay_workflow(history)
+
+
+def test_histories_with_resting_status_updates_are_kept() -> None:
+    mine = [p for p in HISTORIES if p.stem.startswith("v4_")]
+    assert len(mine) >= 4
+    for path in mine:
+        history = WorkflowHistory.from_json(path.stem, path.read_text())
+        upserts = [
+            event.upsert_workflow_search_attributes_event_attributes.search_attributes
+            for event in history.events
+            if event.event_type == EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES
+        ]
+        upserts = [fields for fields in upserts if "OrderStatus" in fields.indexed_fields]
+        assert 1 <= len(upserts) <= 2, path.stem  # COMPLETED, or COMPENSATING + FAILED

@@ -18,6 +18,7 @@ CHANGED = {
     "seed": 42,
     "activity_mode": "local",
     "status_search_attribute": False,
+    "status_updates": "every",
     "workflow_sandbox": False,
     "review_threshold": Decimal("250.00"),
     "codec_cors_origins": ["http://127.0.0.1:9999"],
@@ -59,3 +60,9 @@ def test_a_child_does_not_inherit_a_setting_the_parent_left_unset() -> None:
 
     assert "ORDERFLOW_SEED" not in env and "ORDERFLOW_REVIEW_THRESHOLD" not in env
     assert env["PATH"] == "/bin"  # everything else is passed on
+
+
+def test_an_unknown_status_updates_value_is_refused_naming_the_choices() -> None:
+    with pytest.raises(ValueError, match="status_updates") as err:
+        Settings(status_updates="sometimes")  # type: ignore[arg-type]
+    assert "'every' or 'resting'" in str(err.value)

@@ -25,6 +25,7 @@ FAST = OrderOptions(
     steps=RetryOptions(max_attempts=3, initial_interval_ms=10, max_interval_ms=20),
     compensations=RetryOptions(max_attempts=4, initial_interval_ms=10, max_interval_ms=20),
     activity_mode=Settings.model_fields["activity_mode"].default,
+    status_updates=Settings.model_fields["status_updates"].default,
 )
 STOCK = 50
 

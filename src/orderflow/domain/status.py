@@ -47,3 +47,9 @@ CANCELLABLE = frozenset(
         OrderStatus.SHIPPING_QUOTED,
     }
 )
+
+#: Where an order can stay for long: waiting for a person, unwinding (compensations retry
+#: for minutes), or done. The other statuses pass in milliseconds unless a step retries.
+RESTING = frozenset(
+    {OrderStatus.AWAITING_REVIEW, OrderStatus.COMPENSATING, OrderStatus.CANCELLING, *TERMINAL}
+)

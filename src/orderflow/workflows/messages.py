@@ -31,6 +31,16 @@ STEPS = ("validate", "payment", "allocation", "inventory", "shipping_quote", "sh
 #:   are regular activities in every mode.
 ActivityMode = Literal["regular", "mixed", "local"]
 ACTIVITY_MODES: tuple[ActivityMode, ...] = ("regular", "mixed", "local")
+
+#: When the OrderStatus search attribute is written (each write is a history event and a
+#: visibility write on the server):
+#:
+#: - ``every``: at every status change;
+#: - ``resting``: only where an order can rest: waiting for a reviewer or an operator,
+#:   unwinding, and final (plus once when it leaves a wait). An order running through its
+#:   steps keeps ``RECEIVED`` (a few milliseconds per step); its query shows the step.
+StatusUpdates = Literal["every", "resting"]
+
 #: The steps each mode runs locally ("outcome" is the record of the order's outcome).
 LOCAL_STEPS: dict[str, frozenset[str]] = {
     "regular": frozenset(),
@@ -65,6 +75,10 @@ class OrderOptions(BaseModel):
     review_timeout_s: float = 24 * 3600
     #: Keep the OrderStatus search attribute current (one history event per change).
     status_search_attribute: bool = True
+    #: Which status changes reach the search attribute (``StatusUpdates``). The default
+    #: here is what orders started before this option existed did (so their histories
+    #: replay); new orders get ``ORDERFLOW_STATUS_UPDATES`` (default ``resting``).
+    status_updates: StatusUpdates = "every"
     #: Which steps run as local activities (``LOCAL_STEPS``). The default here is what
     #: orders started before this option existed ran (so their histories replay); new
     #: orders get ``ORDERFLOW_ACTIVITY_MODE`` (default ``mixed``) from ``order_options``.

@@ -17,7 +17,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from orderflow.domain.models import OrderTotal, PricedLine, ReservedLine, ValidatedOrder
     from orderflow.domain.pricing import price_order
-    from orderflow.domain.status import OrderStatus
+    from orderflow.domain.status import RESTING, OrderStatus
     from orderflow.workflows.activities import OrderActivities
     from orderflow.workflows.messages import (
         LOCAL_STEPS,
@@ -60,6 +60,8 @@ class OrderWorkflow(StepRunner):
         super().__init__()
         self._inp: OrderInput | None = None
         self._status = OrderStatus.RECEIVED
+        #: The OrderStatus search attribute's value (set to RECEIVED by the client).
+        self._published = OrderStatus.RECEIVED
         self._saga: Saga | None = None
         self._validated: ValidatedOrder | None = None
         self._total: OrderTotal | None = None
@@ -340,8 +342,17 @@ class OrderWorkflow(StepRunner):
 
     def _set_status(self, status: OrderStatus) -> None:
         self._status = status
-        if self._inp is not None and self._inp.options.status_search_attribute:
-            workflow.upsert_search_attributes([ORDER_STATUS.value_set(status.value)])
+        options = self._inp.options if self._inp is not None else None
+        if options is None or not options.status_search_attribute:
+            return
+        if (
+            options.status_updates == "resting"
+            and status not in RESTING
+            and self._published not in RESTING
+        ):
+            return  # a passing status: the query shows it, the search attribute need not
+        workflow.upsert_search_attributes([ORDER_STATUS.value_set(status.value)])
+        self._published = status
 
     async def _unwind(self, saga: Saga, final: OrderStatus) -> None:
         if self._status is not OrderStatus.CANCELLING:

@@ -93,7 +93,14 @@ async def _exists(service: ServiceDep, order_id: str) -> bool:
 async def list_orders(
     service: ServiceDep,
     settings: SettingsDep,
-    status: Annotated[OrderStatus | None, Query(description="Only orders in this status.")] = None,
+    status: Annotated[
+        OrderStatus | None,
+        Query(
+            description="Only orders in this status (the OrderStatus search attribute: by "
+            "default written only for statuses an order rests in; orders in progress show "
+            "RECEIVED)."
+        ),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[OrderSummary]:
     """Orders, newest first. Listing is eventually consistent: a new order may lag a moment."""
