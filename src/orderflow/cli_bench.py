@@ -20,8 +20,8 @@ import typer
 from orderflow.cli_common import Seed, exit_now, run_async, settings_with, setup_logging
 
 _ALL = (
-    "floor,bare,naive,orderflow,orderflow_memory,orderflow_faults,orderflow_fast,"
-    "legacy,dbos,dbos_async; and the what-if bare_local (only when named)"
+    "floor,bare,bare_local,naive,orderflow,orderflow_memory,orderflow_faults,"
+    "orderflow_fast,orderflow_fast_1p,legacy,dbos,dbos_async"
 )
 
 Orders = Annotated[
@@ -42,9 +42,7 @@ SweepOrders = Annotated[
 ]
 Variants = Annotated[
     str | None,
-    typer.Option(
-        "--variants", help=f"Comma-separated subset of: {_ALL} (default: all but bare_local)."
-    ),
+    typer.Option("--variants", help=f"Comma-separated subset of: {_ALL} (default: all)."),
 ]
 Rounds = Annotated[
     int,

@@ -19,6 +19,7 @@ ORDERFLOW = Path(sys.executable).parent / "orderflow"
 VARIANTS = (
     "floor",
     "bare",
+    "bare_local",
     "naive",
     "orderflow",
     "orderflow_memory",
@@ -90,6 +91,8 @@ def test_bench_reports_every_figure_and_writes_the_plot(tmp_path: Path) -> None:
         dbos_missing = figures["dbos_wps"] is None
         assert is_number(figures[key]) or (key == "fast_vs_dbos" and dbos_missing), key
     assert figures["bare_steps"] >= 1
+    # The ceiling of the local-activity shape, from bare_local's CPU per order.
+    assert is_number(figures["local_ceiling_wps"]) and is_number(figures["local_ceiling_x_floor"])
     # The probe counted the order's local activities too (the bare shape mirrors them all).
     assert figures["probe"]["local_activities"] >= 1
     for key in ("memory_baseline_mb", "memory_final_mb", "memory_peak_mb", "memory_growth_pct"):

@@ -152,6 +152,31 @@ def targets(named: dict[str, float], bound: dict[str, Any]) -> dict[str, dict[st
     return out
 
 
+def local_ceiling(run: BenchRun) -> dict[str, Any]:
+    """The most orders/s any order of local activities could reach on this machine.
+
+    ``bare_local`` runs the order's activity count as *no-op* local activities: no logic,
+    no database. Its CPU per order (server + worker + the client) is the least an order of
+    that shape costs, so with every CPU busy nothing of that shape exceeds
+    ``cpus * 1000 / cpu_ms`` orders/s.
+    """
+    shape, floor, dbos = (run.results.get(n) for n in ("bare_local", "floor", "dbos"))
+    cpus = os.cpu_count() or 1
+    if shape is None or not shape.server_cpu_ms + shape.worker_cpu_ms:
+        return {"cpus": cpus, "cpu_ms": None, "wps": None, "x_floor": None, "x_dbos": None}
+    cpu_ms = shape.server_cpu_ms + shape.worker_cpu_ms
+    wps = cpus * 1000.0 / cpu_ms
+    fast = run.results.get("orderflow_fast")
+    return {
+        "cpus": cpus,
+        "cpu_ms": cpu_ms,
+        "wps": wps,
+        "x_floor": _div(wps, floor.wps) if floor else None,
+        "x_dbos": _div(wps, dbos.wps) if dbos else None,
+        "fast_cpu_ms": fast.server_cpu_ms + fast.worker_cpu_ms if fast else None,
+    }
+
+
 #: The worker's RSS may move this much (percent) across the memory run.
 MEMORY_TOLERANCE_PCT = 10.0
 
@@ -212,6 +237,19 @@ def table(run: BenchRun) -> str:
             f"{bound['extra_p99_ms']:.0f} ms at p99 against {bound['backoff_total_ms']:.0f} ms "
             "of back-off in the schedule"
         )
+    ceiling = local_ceiling(run)
+    if ceiling["wps"]:
+        lines.append(
+            f"  (ceiling: {run.probe.get('activities', '?')} no-op local activities cost "
+            f"{ceiling['cpu_ms']:.1f} CPU-ms per order, so {ceiling['cpus']} CPUs flat out "
+            f"run at most {ceiling['wps']:.0f} orders/s of that shape = "
+            f"{_nan(ceiling['x_floor']):.2f}x the floor, {_nan(ceiling['x_dbos']):.2f}x DBOS"
+            + (
+                f"; the fastest config costs {ceiling['fast_cpu_ms']:.1f})"
+                if ceiling["fast_cpu_ms"]
+                else ")"
+            )
+        )
     load = run.load_before
     lines.append(
         f"\n{run.plan.orders} orders per variant at concurrency {run.plan.concurrency}, "
@@ -257,6 +295,9 @@ def json_figures(run: BenchRun, plots: dict[str, str | None]) -> dict[str, Any]:
     out["ratios"] = named
     out["faults_p99_bound"] = bound
     out["targets"] = targets(named, bound)
+    out["local_ceiling"] = local_ceiling(run)
+    out["local_ceiling_wps"] = out["local_ceiling"]["wps"]
+    out["local_ceiling_x_floor"] = out["local_ceiling"]["x_floor"]
     mem = run.memory
     out["memory_orders"] = mem.orders if mem else None
     out["memory_baseline_mb"] = mem.baseline_mb if mem else None
