@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHandle
 from temporalio.converter import decode_typed_search_attributes
@@ -18,7 +19,7 @@ from orderflow.domain.models import LineItem
 from orderflow.domain.status import OrderStatus
 from orderflow.store import Store
 from orderflow.temporal_client import start_order
-from orderflow.workflows.messages import OrderResult, ReviewDecision
+from orderflow.workflows.messages import OrderOptions, OrderResult, ReviewDecision
 from orderflow.workflows.observability import ORDER_STATUS
 from orderflow.workflows.order import OrderWorkflow
 from tests.workflow.conftest import FAST, make_activities, worker_for
@@ -48,36 +49,32 @@ async def current_status(handle: WorkflowHandle[OrderWorkflow, OrderResult]) -> 
     return description.typed_search_attributes.get(ORDER_STATUS)
 
 
-async def test_a_completed_order_writes_the_attribute_once_by_default(
-    temporal_env: WorkflowEnvironment, task_queue: str, order_prefix: str, store: Store
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        # By default a completed order writes the attribute once: where it ends.
+        (RESTING, ["COMPLETED"]),
+        # ORDERFLOW_STATUS_UPDATES=every writes each status change.
+        (EVERY, ["VALIDATED", "PAID", "RESERVED", "SHIPPING_QUOTED", "COMPLETED"]),
+    ],
+    ids=["resting", "every"],
+)
+async def test_a_completed_order_writes_the_statuses_of_its_mode(
+    temporal_env: WorkflowEnvironment,
+    task_queue: str,
+    order_prefix: str,
+    store: Store,
+    options: OrderOptions,
+    expected: list[str],
 ) -> None:
     async with worker_for(temporal_env.client, task_queue, make_activities(store)):
         handle = await start_order(
-            temporal_env.client, an_order(f"{order_prefix}1"), task_queue, RESTING
+            temporal_env.client, an_order(f"{order_prefix}1"), task_queue, options
         )
         result = await handle.result()
 
     assert result.status is OrderStatus.COMPLETED
-    assert await written_statuses(handle) == ["COMPLETED"]
-    assert await current_status(handle) == "COMPLETED"
-
-
-async def test_every_mode_writes_each_status_change(
-    temporal_env: WorkflowEnvironment, task_queue: str, order_prefix: str, store: Store
-) -> None:
-    async with worker_for(temporal_env.client, task_queue, make_activities(store)):
-        handle = await start_order(
-            temporal_env.client, an_order(f"{order_prefix}1"), task_queue, EVERY
-        )
-        await handle.result()
-
-    assert await written_statuses(handle) == [
-        "VALIDATED",
-        "PAID",
-        "RESERVED",
-        "SHIPPING_QUOTED",
-        "COMPLETED",
-    ]
+    assert await written_statuses(handle) == expected
     assert await current_status(handle) == "COMPLETED"
 
 
