@@ -18,10 +18,11 @@ from typing import Any
 
 from temporalio.client import Client
 from temporalio.service import RPCError
-from temporalio.worker import UnsandboxedWorkflowRunner, Worker
+from temporalio.worker import Worker
 
 from orderflow.config import Settings
 from orderflow.domain.catalog import CATALOG
+from orderflow.sandbox import workflow_runner
 from orderflow.services.faults import RandomFaults
 from orderflow.services.simulated import InventorySystem, PaymentGateway, ShippingCarrier
 from orderflow.store import Store, make_engine
@@ -94,8 +95,7 @@ async def running_worker(
     # Regular and local activities each get ``threads`` slots and share one pool, sized so
     # that a local activity never queues for a thread while its timeout runs.
     with ThreadPoolExecutor(max_workers=2 * threads, thread_name_prefix="activity") as executor:
-        if not settings.workflow_sandbox:
-            tuning.setdefault("workflow_runner", UnsandboxedWorkflowRunner())
+        tuning.setdefault("workflow_runner", workflow_runner(settings.workflow_sandbox))
         worker = Worker(
             client,
             task_queue=settings.task_queue,

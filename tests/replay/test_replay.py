@@ -11,9 +11,11 @@ from temporalio import workflow
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.worker import Replayer
+from temporalio.worker import Replayer, WorkflowRunner
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 from temporalio.workflow import NondeterminismError
 
+from orderflow.sandbox import workflow_runner
 from orderflow.workflows.messages import LOCAL_STEPS
 from orderflow.workflows.order import OrderWorkflow
 
@@ -38,9 +40,16 @@ def test_there_are_histories_to_replay() -> None:
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
-async def test_history_replays_without_nondeterminism(path: Path) -> None:
+@pytest.mark.parametrize(
+    "runner",
+    [SandboxedWorkflowRunner(), workflow_runner(sandbox=True)],
+    ids=["sdk-sandbox", "orderflow-sandbox"],
+)
+async def test_history_replays_without_nondeterminism(path: Path, runner: WorkflowRunner) -> None:
     history = WorkflowHistory.from_json(path.stem, path.read_text())
-    replayer = Replayer(workflows=[OrderWorkflow], data_converter=pydantic_data_converter)
+    replayer = Replayer(
+        workflows=[OrderWorkflow], data_converter=pydantic_data_converter, workflow_runner=runner
+    )
     # Raises NondeterminismError if a change to the workflow broke in-flight orders.
     await replayer.replay_workflow(history)
 
