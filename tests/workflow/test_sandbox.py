@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import pytest
 import temporalio
@@ -13,7 +13,6 @@ from temporalio.api.common.v1 import Payload
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import (
-    ActivitySerializationContext,
     PayloadCodec,
     SerializationContext,
     WithSerializationContext,
@@ -21,10 +20,16 @@ from temporalio.converter import (
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
+from temporalio.worker.workflow_sandbox._runner import _Instance
 
 from orderflow.config import Settings
 from orderflow.domain.status import OrderStatus
-from orderflow.sandbox import TESTED_SDK, FastSandboxedWorkflowRunner, workflow_runner
+from orderflow.sandbox import (
+    TESTED_SDK,
+    FastSandboxedWorkflowRunner,
+    _Instance35,
+    workflow_runner,
+)
 from orderflow.store import Store
 from orderflow.temporal_client import start_order
 from orderflow.worker import running_worker
@@ -38,6 +43,8 @@ def test_the_faster_runner_is_used_on_the_sdk_it_was_checked_against() -> None:
     # workflow_sandbox/_runner.py, rerun these tests, then move TESTED_SDK.
     assert temporalio.__version__ == TESTED_SDK
     assert isinstance(workflow_runner(sandbox=True), FastSandboxedWorkflowRunner)
+    # Its instances answer these themselves (the test below checks the answers).
+    assert {"_run_code", *LOOKUPS} <= set(vars(_Instance35))
     assert isinstance(workflow_runner(sandbox=False), UnsandboxedWorkflowRunner)
 
 
@@ -69,32 +76,26 @@ async def test_workflow_code_still_runs_under_the_sandbox_restrictions(
 class RecordingCodec(PayloadCodec, WithSerializationContext):
     """Passes payloads through and records the serialization context of each call."""
 
-    seen: list[tuple[str, str, str, bool]]
+    seen: list[tuple[str, str]]
     context: SerializationContext | None = None
 
     def with_context(self, context: SerializationContext) -> RecordingCodec:
         return RecordingCodec(self.seen, context)
 
-    def _record(self, op: str) -> None:
-        context = self.context
-        if isinstance(context, ActivitySerializationContext):
-            self.seen.append((op, "activity", context.activity_type, context.is_local))
-        else:
-            self.seen.append((op, type(context).__name__, "", False))
-
     async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
-        self._record("encode")
+        self.seen.append(("encode", repr(self.context)))
         return list(payloads)
 
     async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
-        self._record("decode")
+        self.seen.append(("decode", repr(self.context)))
         return list(payloads)
 
 
 async def contexts_of_one_order(
     env: WorkflowEnvironment, store: Store, task_queue: str, order_id: str, runner: WorkflowRunner
-) -> Counter[tuple[str, str, str, bool]]:
-    seen: list[tuple[str, str, str, bool]] = []
+) -> Counter[tuple[str, str]]:
+    """Each (encode/decode, context) a payload codec saw for one order, ids made generic."""
+    seen: list[tuple[str, str]] = []
     converter = dataclasses.replace(pydantic_data_converter, payload_codec=RecordingCodec(seen))
     client = Client(**{**env.client.config(), "data_converter": converter})
     settings = Settings(task_queue=task_queue, activity_threads=4)
@@ -102,7 +103,11 @@ async def contexts_of_one_order(
         handle = await start_order(client, an_order(order_id), task_queue, FAST)
         result = await handle.result()
     assert result.status is OrderStatus.COMPLETED
-    return Counter(seen)
+    generic = (
+        (op, context.replace(handle.id, "<workflow id>").replace(task_queue, "<task queue>"))
+        for op, context in seen
+    )
+    return Counter(generic)
 
 
 async def test_payloads_get_the_same_serialization_contexts_as_with_the_sdks_runner(
@@ -116,6 +121,45 @@ async def test_payloads_get_the_same_serialization_contexts_as_with_the_sdks_run
     )
 
     assert ours == sdks
-    # Activity payloads are encoded with their activity's context, not the workflow's.
-    assert ours[("encode", "activity", "process_payment", False)] >= 1
-    assert ours[("encode", "activity", "validate_order", True)] >= 1
+    # Activity payloads are encoded with their own activity's context (id, type, local or not).
+    charge = [ctx for op, ctx in ours if op == "encode" and "'process_payment'" in ctx]
+    assert charge and all("is_local=False" in ctx for ctx in charge)
+    validate = [ctx for op, ctx in ours if op == "encode" and "'validate_order'" in ctx]
+    assert validate and all("is_local=True" in ctx for ctx in validate)
+
+
+LOOKUPS = ("get_serialization_context", "get_external_store_context")
+
+
+async def test_every_context_lookup_answers_as_the_sdks_own_path_would(
+    temporal_env: WorkflowEnvironment,
+    task_queue: str,
+    order_prefix: str,
+    store: Store,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Through a whole order, each lookup our instance answers directly is also asked the
+    SDK's way (through the sandbox): the answers must be equal, every time."""
+    calls: Counter[str] = Counter()
+    differences: list[tuple[str, object, object]] = []
+
+    def compared(name: str) -> Callable[..., object]:
+        ours, sdks = getattr(_Instance35, name), getattr(_Instance, name)
+
+        def lookup(instance: _Instance35, command_info: object) -> object:
+            answer, expected = ours(instance, command_info), sdks(instance, command_info)
+            calls[name] += 1
+            if answer != expected:
+                differences.append((name, answer, expected))
+            return answer
+
+        return lookup
+
+    for name in LOOKUPS:
+        monkeypatch.setattr(_Instance35, name, compared(name))
+    await contexts_of_one_order(
+        temporal_env, store, task_queue, f"{order_prefix}1", workflow_runner(sandbox=True)
+    )
+
+    assert differences == []
+    assert all(calls[name] > 10 for name in LOOKUPS), calls  # answered by our override
