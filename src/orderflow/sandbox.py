@@ -53,6 +53,8 @@ FAST_SANDBOX = temporalio.__version__ == TESTED_SDK
 @functools.cache
 def _compiled(code: str) -> CodeType:
     # A handful of strings: the SDK's fixed snippets plus one import line per workflow type.
+    # compile() takes this module's __future__ flags, as the SDK's exec(string) takes those
+    # of _runner.py: both `annotations` only, so the code object is the one exec would build.
     return compile(code, "<string>", "exec")
 
 
