@@ -37,6 +37,9 @@ from tests.workflow.conftest import FAST, make_activities
 from tests.workflow.helpers import an_order
 from tests.workflow.sandbox_probe import ClockProbeWorkflow
 
+#: The two instance methods orderflow's runner answers without entering the sandbox.
+LOOKUPS = ("get_serialization_context", "get_external_store_context")
+
 
 def test_the_faster_runner_is_used_on_the_sdk_it_was_checked_against() -> None:
     # Fails after an SDK upgrade: re-read orderflow/sandbox.py against the new SDK's
@@ -126,9 +129,6 @@ async def test_payloads_get_the_same_serialization_contexts_as_with_the_sdks_run
     assert charge and all("is_local=False" in ctx for ctx in charge)
     validate = [ctx for op, ctx in ours if op == "encode" and "'validate_order'" in ctx]
     assert validate and all("is_local=True" in ctx for ctx in validate)
-
-
-LOOKUPS = ("get_serialization_context", "get_external_store_context")
 
 
 async def test_every_context_lookup_answers_as_the_sdks_own_path_would(
