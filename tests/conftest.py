@@ -12,7 +12,7 @@ import pytest
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from orderflow.devserver import search_attribute_args, temporal_binary
+from orderflow.temporal.devserver import search_attribute_args, temporal_binary
 
 _exit_status = 0
 

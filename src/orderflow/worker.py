@@ -20,13 +20,13 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 from temporalio.worker import Worker
 
+from orderflow.adapters.faults import RandomFaults
+from orderflow.adapters.simulated import InventorySystem, PaymentGateway, ShippingCarrier
 from orderflow.config import Settings
 from orderflow.domain.catalog import CATALOG
-from orderflow.sandbox import workflow_runner
-from orderflow.services.faults import RandomFaults
-from orderflow.services.simulated import InventorySystem, PaymentGateway, ShippingCarrier
 from orderflow.store import Store, make_engine
-from orderflow.temporal_client import ensure_search_attributes
+from orderflow.temporal.client import ensure_search_attributes
+from orderflow.temporal.sandbox import workflow_runner
 from orderflow.workflows.activities import OrderActivities
 from orderflow.workflows.order import OrderWorkflow
 from orderflow.workflows.reconcile import ReconcileWorkflow

@@ -20,10 +20,10 @@ from temporalio import activity
 from temporalio.testing import WorkflowEnvironment
 
 from orderflow.api import create_app
+from orderflow.app.orders import OrderService, order_id_for_key
 from orderflow.config import Settings
 from orderflow.domain.catalog import CATALOG
 from orderflow.domain.models import ShippingQuote
-from orderflow.service import OrderService, order_id_for_key
 from orderflow.store import Store
 from orderflow.worker import build_store
 from orderflow.workflows.messages import QuoteRequest

@@ -49,7 +49,7 @@ def bench_command() -> list[str]:
     )
     if probe.returncode == 0:
         return [str(ORDERFLOW), "bench"]
-    return [sys.executable, "-m", "orderflow.cli_bench"]
+    return [sys.executable, "-m", "orderflow.cli.bench"]
 
 
 def has_matplotlib() -> bool:

@@ -14,10 +14,10 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from orderflow.config import Settings
-from orderflow.demo import run_batch
-from orderflow.demo_orders import generate_orders
-from orderflow.report import RunReport
-from orderflow.temporal_client import order_options
+from orderflow.lab.batch import run_batch
+from orderflow.lab.samples import generate_orders
+from orderflow.lab.summary import RunReport
+from orderflow.temporal.client import order_options
 from orderflow.worker import build_activities, build_store, running_worker
 
 ORDERFLOW = Path(sys.executable).parent / "orderflow"

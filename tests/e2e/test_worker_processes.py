@@ -17,7 +17,7 @@ from temporalio.testing import WorkflowEnvironment
 from orderflow.config import Settings
 from orderflow.domain.catalog import CATALOG
 from orderflow.domain.status import OrderStatus
-from orderflow.temporal_client import start_order
+from orderflow.temporal.client import start_order
 from orderflow.worker import build_store
 from tests.e2e.test_demo import free_port
 from tests.workflow.conftest import FAST

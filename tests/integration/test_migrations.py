@@ -20,7 +20,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, func, inspect, select, text
 from typer.testing import CliRunner
 
-from orderflow.cli_db import db_app
+from orderflow.cli.db import db_app
 from orderflow.config import Settings
 from orderflow.domain.catalog import CATALOG
 from orderflow.store import Store, make_engine, schema

@@ -26,8 +26,8 @@ import pytest
 from sqlalchemy import func, select
 from temporalio.testing import WorkflowEnvironment
 
+from orderflow.app.orders import order_id_for_key
 from orderflow.config import Settings
-from orderflow.service import order_id_for_key
 from orderflow.store import Store
 from orderflow.store.audit import run_audit
 from orderflow.store.tables import orders, payments, reservations, shipments

@@ -15,7 +15,7 @@ from temporalio.worker import Replayer, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 from temporalio.workflow import NondeterminismError
 
-from orderflow.sandbox import workflow_runner
+from orderflow.temporal.sandbox import workflow_runner
 from orderflow.workflows.messages import LOCAL_STEPS
 from orderflow.workflows.order import OrderWorkflow
 

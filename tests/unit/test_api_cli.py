@@ -6,7 +6,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from orderflow.cli_api import api, is_loopback
+from orderflow.cli.api import api, is_loopback
 
 app = typer.Typer()
 app.command()(api)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from orderflow.app.orders import order_id_for_key
 from orderflow.domain.status import OrderStatus
-from orderflow.service import order_id_for_key
 from tests.unit.test_api_support import AUTH, FakeService, an_order_body, client_for, fake_app
 
 

@@ -9,7 +9,7 @@ from temporalio.client import WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.service import RPCError, RPCStatusCode
 
 from orderflow.api.problems import field_path
-from orderflow.service import ConflictError, OrderRejected
+from orderflow.app.orders import ConflictError, OrderRejected
 from tests.unit.test_api_support import AUTH, FakeService, an_order_body, client_for, fake_app
 
 PROBLEM_KEYS = {"type", "title", "status", "detail", "instance", "errors"}

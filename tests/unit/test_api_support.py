@@ -12,17 +12,17 @@ import httpx
 from fastapi import FastAPI
 
 from orderflow.api import create_app
-from orderflow.config import Settings
-from orderflow.domain.catalog import WAREHOUSES
-from orderflow.domain.models import Order, OrderTotal, PricedLine
-from orderflow.domain.status import OrderStatus
-from orderflow.service import (
+from orderflow.app.orders import (
     ConflictError,
     OrderNotFound,
     OrderRejected,
     OrderSummary,
     StockLevel,
 )
+from orderflow.config import Settings
+from orderflow.domain.catalog import WAREHOUSES
+from orderflow.domain.models import Order, OrderTotal, PricedLine
+from orderflow.domain.status import OrderStatus
 from orderflow.workflows.messages import (
     CompensationRecord,
     OrderResult,

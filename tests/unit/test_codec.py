@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from temporalio.api.common.v1 import Payload
 
-from orderflow.codec import (
+from orderflow.temporal.codec import (
     ENCODING,
     KEY_ID,
     DecryptionError,

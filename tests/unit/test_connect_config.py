@@ -7,7 +7,7 @@ from pathlib import Path
 from temporalio.service import TLSConfig
 
 from orderflow.config import Settings
-from orderflow.temporal_client import connect_config
+from orderflow.temporal.client import connect_config
 
 
 def test_address_and_namespace_come_from_settings(tmp_path: Path) -> None:

@@ -9,8 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from orderflow.domain.errors import PaymentDeclined
-from orderflow.services.faults import (
+from orderflow.adapters.faults import (
     NO_FAULTS,
     Fault,
     FaultPlan,
@@ -19,6 +18,7 @@ from orderflow.services.faults import (
     ServiceUnavailable,
     call_with_faults,
 )
+from orderflow.domain.errors import PaymentDeclined
 
 UNAVAILABLE, LOST = Fault.UNAVAILABLE, Fault.LOST_RESPONSE
 CALLS = 20_000

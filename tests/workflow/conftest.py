@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from temporalio.client import Client
 
+from orderflow.adapters.faults import NO_FAULTS, FaultPlan
+from orderflow.adapters.simulated import InventorySystem, PaymentGateway, ShippingCarrier
 from orderflow.config import Settings
 from orderflow.domain.catalog import CATALOG
-from orderflow.services.faults import NO_FAULTS, FaultPlan
-from orderflow.services.simulated import InventorySystem, PaymentGateway, ShippingCarrier
 from orderflow.store import Store, make_engine
 from orderflow.worker import running_worker
 from orderflow.workflows.activities import OrderActivities

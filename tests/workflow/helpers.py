@@ -11,7 +11,7 @@ from temporalio.client import Client, WorkflowHandle
 from orderflow.domain.models import Address, LineItem, Order
 from orderflow.store import Store
 from orderflow.store.tables import payments, reservations, shipments
-from orderflow.temporal_client import workflow_id
+from orderflow.temporal.client import workflow_id
 from orderflow.workflows.messages import OrderInput, OrderOptions, OrderResult
 from orderflow.workflows.order import OrderWorkflow
 

@@ -16,7 +16,7 @@ from orderflow.domain.catalog import CATALOG, WAREHOUSES
 from orderflow.domain.models import LineItem, ReservationReceipt, ShipmentReceipt, ShippingQuote
 from orderflow.domain.status import OrderStatus
 from orderflow.store import Store
-from orderflow.temporal_client import start_order, workflow_id
+from orderflow.temporal.client import start_order, workflow_id
 from orderflow.workflows.messages import (
     CancelRequest,
     OrderInput,

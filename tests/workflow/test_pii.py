@@ -13,11 +13,11 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from orderflow.api.app import create_app
-from orderflow.codec import ENCODING, new_key_entry
 from orderflow.config import Settings
 from orderflow.domain.status import OrderStatus
 from orderflow.store import Store
-from orderflow.temporal_client import converter_for, start_order
+from orderflow.temporal.client import converter_for, start_order
+from orderflow.temporal.codec import ENCODING, new_key_entry
 from orderflow.workflows.order import OrderWorkflow
 from tests.workflow.conftest import FAST, make_activities, worker_for
 from tests.workflow.helpers import an_order

@@ -9,10 +9,10 @@ from decimal import Decimal
 
 from temporalio.testing import WorkflowEnvironment
 
-from orderflow.reconciliation import ensure_schedule
+from orderflow.app.reconciliation import ensure_schedule
 from orderflow.store import Store
 from orderflow.store.audit import run_audit
-from orderflow.store.reconcile import ReconcileReport
+from orderflow.store.drift import ReconcileReport
 from orderflow.workflows.messages import ReconcileRequest
 from orderflow.workflows.reconcile import ReconcileWorkflow
 from tests.workflow.conftest import make_activities, worker_for

@@ -1,4 +1,4 @@
-"""orderflow's sandbox runner (``orderflow.sandbox``): as strict as the SDK's, and the same
+"""orderflow's sandbox runner (``orderflow.temporal.sandbox``): as strict as the SDK's, and the same
 serialization contexts for every payload, only without the SDK's per-call overheads."""
 
 from __future__ import annotations
@@ -24,14 +24,14 @@ from temporalio.worker.workflow_sandbox._runner import _Instance
 
 from orderflow.config import Settings
 from orderflow.domain.status import OrderStatus
-from orderflow.sandbox import (
+from orderflow.store import Store
+from orderflow.temporal.client import start_order
+from orderflow.temporal.sandbox import (
     TESTED_SDK,
     FastSandboxedWorkflowRunner,
     _Instance35,
     workflow_runner,
 )
-from orderflow.store import Store
-from orderflow.temporal_client import start_order
 from orderflow.worker import running_worker
 from tests.workflow.conftest import FAST, make_activities
 from tests.workflow.helpers import an_order

@@ -18,7 +18,7 @@ from temporalio.testing import WorkflowEnvironment
 from orderflow.domain.models import LineItem
 from orderflow.domain.status import OrderStatus
 from orderflow.store import Store
-from orderflow.temporal_client import start_order
+from orderflow.temporal.client import start_order
 from orderflow.workflows.messages import OrderOptions, OrderResult, ReviewDecision
 from orderflow.workflows.observability import ORDER_STATUS
 from orderflow.workflows.order import OrderWorkflow

@@ -14,12 +14,12 @@ from fastapi.routing import APIRoute
 import orderflow
 from orderflow.api.auth import ApiConfigError, ApiKeys, parse_api_keys
 from orderflow.api.deps import ApiContext, HealthCheck, OrderBackend
-from orderflow.api.health import service_health
 from orderflow.api.limits import BodySizeLimit
+from orderflow.api.probes import service_health
 from orderflow.api.problems import install_problem_handlers
 from orderflow.api.routes import codec, health, inventory, orders
+from orderflow.app.orders import OrderService
 from orderflow.config import Settings
-from orderflow.service import OrderService
 
 log = logging.getLogger("orderflow.api")
 
@@ -35,7 +35,7 @@ problems list each field at fault in `errors`. Money is a decimal string (`"51.9
 @asynccontextmanager
 async def _connected(settings: Settings) -> AsyncIterator[OrderService]:
     """An OrderService on a fresh Temporal client and store, for as long as the block runs."""
-    from orderflow.temporal_client import connect, order_options
+    from orderflow.temporal.client import connect, order_options
     from orderflow.worker import build_store
 
     try:

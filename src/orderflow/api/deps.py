@@ -13,10 +13,10 @@ from temporalio.client import RPCTimeoutOrCancelledError
 
 from orderflow.api.auth import ApiKeys
 from orderflow.api.problems import NotReady, UpstreamTimeout
+from orderflow.app.orders import OrderSummary, StockLevel
 from orderflow.config import Settings
 from orderflow.domain.models import Order
 from orderflow.domain.status import OrderStatus
-from orderflow.service import OrderSummary, StockLevel
 from orderflow.workflows.messages import OrderResult, OrderState, PricedOrder, ReviewDecision
 
 T = TypeVar("T")
@@ -26,7 +26,7 @@ HealthCheck = Callable[[], Awaitable[dict[str, bool]]]
 
 
 class OrderBackend(Protocol):
-    """What the API needs of :class:`orderflow.service.OrderService` (tests pass a fake)."""
+    """What the API needs of :class:`orderflow.app.orders.OrderService` (tests pass a fake)."""
 
     async def submit(self, order: Order) -> PricedOrder: ...
 

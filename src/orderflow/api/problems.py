@@ -22,7 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.client import RPCTimeoutOrCancelledError
 from temporalio.service import RPCError
 
-from orderflow.service import ConflictError, OrderNotFound, OrderRejected
+from orderflow.app.orders import ConflictError, OrderNotFound, OrderRejected
 
 log = logging.getLogger("orderflow.api")
 

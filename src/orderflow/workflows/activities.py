@@ -14,6 +14,8 @@ from typing import TypeVar
 from temporalio import activity
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
+from orderflow.adapters.faults import ServiceUnavailable
+from orderflow.adapters.simulated import InventorySystem, PaymentGateway, ShippingCarrier
 from orderflow.domain.allocation import allocate
 from orderflow.domain.catalog import WAREHOUSES
 from orderflow.domain.errors import BusinessError, InvalidOrder
@@ -31,9 +33,7 @@ from orderflow.domain.models import (
     ValidatedOrder,
 )
 from orderflow.domain.validation import validate_order
-from orderflow.services.faults import ServiceUnavailable
-from orderflow.services.simulated import InventorySystem, PaymentGateway, ShippingCarrier
-from orderflow.store.reconcile import ReconcileReport, reconcile
+from orderflow.store.drift import ReconcileReport, reconcile
 from orderflow.store.repository import Store, idempotency_key
 from orderflow.workflows.messages import (
     AllocateRequest,

@@ -8,7 +8,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from orderflow.store.reconcile import ReconcileReport
+    from orderflow.store.drift import ReconcileReport
     from orderflow.workflows.activities import OrderActivities
     from orderflow.workflows.messages import ReconcileRequest
 

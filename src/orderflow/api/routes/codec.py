@@ -17,7 +17,7 @@ from temporalio.converter import PayloadCodec
 
 from orderflow.api.deps import ContextDep, require_api_key
 from orderflow.api.routes.common import COMMON, problems
-from orderflow.temporal_client import converter_for
+from orderflow.temporal.client import converter_for
 
 router = APIRouter(
     prefix="/codec",

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends
 from orderflow.api.deps import ServiceDep, require_api_key
 from orderflow.api.routes.common import COMMON
 from orderflow.api.schemas import Restock
-from orderflow.service import StockLevel
+from orderflow.app.orders import StockLevel
 
 router = APIRouter(
     prefix="/inventory",

@@ -16,8 +16,8 @@ from orderflow.api.schemas import (
     OrderReview,
     PricedOrderPublic,
 )
+from orderflow.app.orders import OrderNotFound, OrderSummary, order_id_for_key
 from orderflow.domain.status import OrderStatus
-from orderflow.service import OrderNotFound, OrderSummary, order_id_for_key
 from orderflow.workflows.messages import ReviewDecision
 
 router = APIRouter(

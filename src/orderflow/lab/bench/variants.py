@@ -1,0 +1,315 @@
+"""The Temporal variants: floor, bare shape, naive version, orderflow (three configurations).
+
+Each variant is an async context manager that starts its own worker on its own task queue
+(and its own fresh store), yields a coroutine that runs one order start to result, and
+stops the worker when the block ends.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from orderflow.adapters.simulated import InventorySystem, PaymentGateway, ShippingCarrier
+from orderflow.config import Settings
+from orderflow.domain.models import Order
+from orderflow.domain.status import OrderStatus
+from orderflow.lab.bench.bare import BareLocalWorkflow, BareWorkflow, FloorWorkflow, noop_activity
+from orderflow.lab.bench.measure import CpuClock
+from orderflow.lab.bench.naive import NaiveOrderWorkflow
+from orderflow.lab.bench.naive_activities import NaiveActivities
+from orderflow.lab.bench.workers import worker_processes
+from orderflow.lab.bench.workload import fresh_store
+from orderflow.temporal.client import order_options, start_order, workflow_id
+from orderflow.worker import build_activities, running_worker
+from orderflow.workflows.messages import ActivityMode, OrderInput, OrderOptions
+from orderflow.workflows.order import OrderWorkflow
+
+OrderRunner = Callable[[Order], Awaitable[bool]]
+
+
+@dataclass
+class BenchContext:
+    """What every Temporal variant needs: a client of the bench's server and where to write."""
+
+    client: Client
+    clock: CpuClock
+    settings: Settings
+    work_dir: Path
+    #: Activities of the bare shape (the order workflow's count, measured by ``probe``).
+    bare_steps: int = 7
+
+
+@dataclass(frozen=True)
+class FastKnobs:
+    """orderflow's fastest configuration: settings a user can set, plus worker tuning.
+
+    Settings (environment variables of the worker and the client that starts orders):
+
+    - ``activity_mode="local"`` (``ORDERFLOW_ACTIVITY_MODE``): every forward step a local
+      activity (compensations stay regular), so a fault-free order takes one or two
+      workflow tasks and no activity task;
+    - ``status_search_attribute=False`` (``ORDERFLOW_STATUS_SEARCH_ATTRIBUTE``): no
+      ``UpsertWorkflowSearchAttributes`` per status change (visibility writes on the server);
+    - ``workflow_sandbox=False`` (``ORDERFLOW_WORKFLOW_SANDBOX``): the SDK's
+      ``UnsandboxedWorkflowRunner``; it drops the sandbox's determinism checks, which the
+      default worker and the whole test suite keep (a nondeterministic change fails there).
+
+    Worker tuning, as the bench sets it: 10 workflow-task and activity pollers instead of the
+    SDK's 5, and eager workflow start (``request_eager_start``: the first workflow task
+    comes back in the start response, because the client and the worker share a connection).
+    """
+
+    activity_mode: ActivityMode = "local"
+    status_search_attribute: bool = False
+    workflow_sandbox: bool = False
+    workflow_task_polls: int = 10
+    activity_task_polls: int = 10
+    max_concurrent_workflow_tasks: int = 100
+    eager_start: bool = True
+
+    def settings_env(self) -> str:
+        """The configuration's settings as environment variables, for the docs."""
+        env = self.settings(Settings()).to_env()
+        names = ("ACTIVITY_MODE", "STATUS_SEARCH_ATTRIBUTE", "WORKFLOW_SANDBOX")
+        return " ".join(f"ORDERFLOW_{name}={env[f'ORDERFLOW_{name}']}" for name in names)
+
+    def settings(self, base: Settings) -> Settings:
+        """``base`` with this configuration's settings."""
+        return base.model_copy(
+            update={
+                "activity_mode": self.activity_mode,
+                "status_search_attribute": self.status_search_attribute,
+                "workflow_sandbox": self.workflow_sandbox,
+            }
+        )
+
+
+FAST = FastKnobs()
+
+
+@asynccontextmanager
+async def floor_variant(
+    ctx: BenchContext, tag: str, _orders: Sequence[Order]
+) -> AsyncIterator[OrderRunner]:
+    """The engine floor: empty workflows."""
+    async with _worker(ctx.client, tag, [FloorWorkflow], []):
+
+        async def one(order: Order) -> bool:
+            await ctx.client.execute_workflow(
+                FloorWorkflow.run, order.order_id, id=f"floor-{order.order_id}", task_queue=tag
+            )
+            return True
+
+        yield one
+
+
+def bare_variant(
+    ctx: BenchContext, tag: str, _orders: Sequence[Order]
+) -> AbstractAsyncContextManager[OrderRunner]:
+    """The bare shape: ``ctx.bare_steps`` no-op activities in sequence."""
+    return _steps_variant(ctx, tag, BareWorkflow, "bare")
+
+
+def bare_local_variant(
+    ctx: BenchContext, tag: str, _orders: Sequence[Order]
+) -> AbstractAsyncContextManager[OrderRunner]:
+    """What-if: the bare shape with local activities (see ``BareLocalWorkflow``)."""
+    return _steps_variant(ctx, tag, BareLocalWorkflow, "local")
+
+
+@asynccontextmanager
+async def _steps_variant(
+    ctx: BenchContext, tag: str, workflow: type[BareWorkflow | BareLocalWorkflow], prefix: str
+) -> AsyncIterator[OrderRunner]:
+    async with _worker(ctx.client, tag, [workflow], [noop_activity]):
+
+        async def one(order: Order) -> bool:
+            done = await ctx.client.execute_workflow(
+                workflow.run,
+                ctx.bare_steps,
+                id=f"{prefix}-{order.order_id}",
+                task_queue=tag,
+            )
+            return done == ctx.bare_steps
+
+        yield one
+
+
+@asynccontextmanager
+async def naive_variant(
+    ctx: BenchContext, tag: str, orders: Sequence[Order]
+) -> AsyncIterator[OrderRunner]:
+    """The naive version on a worker with default settings (as the samples set one up)."""
+    store = fresh_store(ctx.settings, ctx.work_dir / tag, orders)
+    acts = NaiveActivities(
+        store, PaymentGateway(store), InventorySystem(store), ShippingCarrier(store)
+    )
+    try:
+        # The SDK samples' set-up: a thread pool for sync activities, every other knob default.
+        with ThreadPoolExecutor(max_workers=100) as executor:
+            async with Worker(
+                ctx.client,
+                task_queue=tag,
+                workflows=[NaiveOrderWorkflow],
+                activities=acts.all(),
+                activity_executor=executor,
+            ):
+
+                async def one(order: Order) -> bool:
+                    tracking = await ctx.client.execute_workflow(
+                        NaiveOrderWorkflow.run, order, id=f"naive-{order.order_id}", task_queue=tag
+                    )
+                    return bool(tracking)
+
+                yield one
+    finally:
+        store.engine.dispose()
+
+
+#: Settings that shape the simulated world's faults: pinned to their documented defaults
+#: (or off), so a developer's ORDERFLOW_* environment cannot skew a measurement.
+_FAULT_KNOBS = (
+    "payment_failure_rate",
+    "inventory_failure_rate",
+    "shipping_failure_rate",
+    "lost_response_share",
+    "slow_share",
+    "slow_seconds",
+)
+
+
+def orderflow_settings(ctx: BenchContext, tag: str, *, faults: bool, seed: int) -> Settings:
+    """Worker settings: fault rates 0, or the documented defaults (not the environment's)."""
+    knobs = {
+        name: field.default for name, field in Settings.model_fields.items() if name in _FAULT_KNOBS
+    }
+    if not faults:
+        knobs.update({name: 0.0 for name in knobs if name.endswith("_failure_rate")})
+    return ctx.settings.model_copy(
+        update={
+            **knobs,
+            "seed": seed,
+            "task_queue": tag,
+            "data_dir": ctx.work_dir / tag,
+            "database_url": "",
+        }
+    )
+
+
+@asynccontextmanager
+async def orderflow_variant(
+    ctx: BenchContext,
+    tag: str,
+    orders: Sequence[Order],
+    *,
+    faults: bool = False,
+    fast: FastKnobs | None = None,
+    seed: int = 7,
+) -> AsyncIterator[OrderRunner]:
+    """orderflow's OrderWorkflow and activities: its own worker, or the fast configuration."""
+    settings = orderflow_settings(ctx, tag, faults=faults, seed=seed)
+    if fast is not None:
+        settings = fast.settings(settings)
+    store = fresh_store(settings, settings.data_dir, orders)
+    activities = build_activities(store, settings)
+    options = order_options(settings)
+    tuning = (
+        {
+            "max_concurrent_workflow_tasks": fast.max_concurrent_workflow_tasks,
+            "max_concurrent_workflow_task_polls": fast.workflow_task_polls,
+            "max_concurrent_activity_task_polls": fast.activity_task_polls,
+        }
+        if fast is not None
+        else {}
+    )
+    try:
+        async with running_worker(ctx.client, settings, activities, **tuning):
+            if fast is not None and fast.eager_start:
+                yield _start_eager(ctx.client, tag, options)
+            else:
+                yield _start_and_wait(ctx.client, tag, options)
+    finally:
+        store.engine.dispose()
+
+
+#: Worker processes of the ``orderflow_fast_procs`` variant.
+FAST_PROCESSES = 2
+
+
+@asynccontextmanager
+async def orderflow_processes_variant(
+    ctx: BenchContext,
+    tag: str,
+    orders: Sequence[Order],
+    *,
+    processes: int = FAST_PROCESSES,
+    fast: FastKnobs = FAST,
+    seed: int = 7,
+) -> AsyncIterator[OrderRunner]:
+    """The fastest configuration's settings in ``processes`` ``orderflow worker`` processes.
+
+    This process only starts orders and awaits them (no eager start: the workers hold
+    their own connections); the workers' CPU counts as worker CPU.
+    """
+    settings = fast.settings(orderflow_settings(ctx, tag, faults=False, seed=seed))
+    settings = settings.model_copy(update={"metrics_port": 0})
+    fresh_store(settings, settings.data_dir, orders).engine.dispose()
+    env = settings.child_env(os.environ)
+    async with worker_processes(processes, env, settings.data_dir) as workers:
+        ctx.clock.worker_pids = [worker.pid for worker in workers]
+        try:
+            yield _start_and_wait(ctx.client, tag, order_options(settings))
+        finally:
+            ctx.clock.worker_pids = []
+
+
+def _start_and_wait(client: Client, tag: str, options: OrderOptions) -> OrderRunner:
+    async def one(order: Order) -> bool:
+        handle = await start_order(client, order, tag, options)
+        result = await handle.result()
+        # With faults, an order whose step exhausted its retries ends FAILED (compensated):
+        # a finished order, timed like the others, and counted as failed.
+        return result.status is OrderStatus.COMPLETED
+
+    return one
+
+
+def _start_eager(client: Client, tag: str, options: OrderOptions) -> OrderRunner:
+    async def one(order: Order) -> bool:
+        handle = await client.start_workflow(
+            OrderWorkflow.run,
+            OrderInput(order=order, options=options),
+            id=workflow_id(order.order_id),
+            task_queue=tag,
+            request_eager_start=True,
+        )
+        result = await handle.result()
+        return result.status is OrderStatus.COMPLETED
+
+    return one
+
+
+@asynccontextmanager
+async def _worker(
+    client: Client, tag: str, workflows: Sequence[type], activities: Sequence[Callable[..., object]]
+) -> AsyncIterator[Worker]:
+    """A worker with orderflow's settings (a 32-thread pool for sync activities)."""
+    threads = Settings.model_fields["activity_threads"].default
+    with ThreadPoolExecutor(max_workers=threads) as executor:
+        async with Worker(
+            client,
+            task_queue=tag,
+            workflows=list(workflows),
+            activities=list(activities),
+            activity_executor=executor,
+            max_concurrent_activities=threads,
+        ) as worker:
+            yield worker

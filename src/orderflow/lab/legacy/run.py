@@ -1,0 +1,38 @@
+"""Run a batch through the naive processor and report it like the demo does."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+from orderflow.domain.models import Order
+from orderflow.lab.batch import seed_inventory
+from orderflow.lab.legacy.processor import LegacyOrderProcessor
+from orderflow.lab.summary import RunReport
+from orderflow.store.audit import run_audit
+from orderflow.workflows.activities import OrderActivities
+
+
+def run_legacy_batch(
+    activities: OrderActivities, orders: Sequence[Order], *, batch: str, concurrency: int = 8
+) -> RunReport:
+    """Process ``orders`` with the legacy processor over the same store and faulty services."""
+    processor = LegacyOrderProcessor(
+        activities.store, activities.gateway, activities.inventory, activities.carrier
+    )
+    report = RunReport(mode="legacy", batch=batch, orders=len(orders))
+    seed_inventory(activities.store, orders)
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        outcomes = list(pool.map(processor.process_order, orders))
+    for outcome in outcomes:
+        if outcome["status"] == "completed":
+            report.completed += 1
+        else:
+            report.failed += 1
+            report.count_reason(f"legacy: {outcome['error']}: {outcome['reason']}")
+    report.retries = processor.retries
+    report.seconds = time.monotonic() - started
+    report.attach_audit(run_audit(activities.store.engine, order_prefix=batch), [])
+    return report

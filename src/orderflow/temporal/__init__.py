@@ -1,0 +1,1 @@
+"""Temporal plumbing: client connection and data converter, codec, sandbox runner, dev server."""
