@@ -1,4 +1,4 @@
-"""Composition root: build the store and services, register the workflow and activities."""
+"""Running workers: register the workflow and activities, poll until told to stop."""
 
 from __future__ import annotations
 
@@ -20,11 +20,8 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 from temporalio.worker import Worker
 
-from orderflow.adapters.faults import RandomFaults
-from orderflow.adapters.simulated import InventorySystem, PaymentGateway, ShippingCarrier
+from orderflow.bootstrap import build_activities, build_store
 from orderflow.config import Settings
-from orderflow.domain.catalog import CATALOG
-from orderflow.store import Store, make_engine
 from orderflow.temporal.client import ensure_search_attributes
 from orderflow.temporal.sandbox import workflow_runner
 from orderflow.workflows.activities import OrderActivities
@@ -34,37 +31,6 @@ from orderflow.workflows.reconcile import ReconcileWorkflow
 log = logging.getLogger("orderflow.worker")
 #: Logged once a worker polls: supervisors (chaos, the bench) wait for it.
 READY_LINE = "worker polling task queue"
-
-
-def build_store(settings: Settings) -> Store:
-    """The store, its schema migrated to the newest revision and its catalog seeded."""
-    from orderflow.store import schema
-
-    store = Store(make_engine(settings.db_url))
-    schema.upgrade(store.engine)
-    store.seed_catalog(CATALOG)
-    return store
-
-
-def build_activities(store: Store, settings: Settings) -> OrderActivities:
-    """Activities over the simulated services, each with its own seeded fault plan."""
-
-    def faults(rate: float, offset: int) -> RandomFaults:
-        seed = None if settings.seed is None else settings.seed * 1000 + offset
-        return RandomFaults(
-            rate=rate,
-            lost_share=settings.lost_response_share,
-            seed=seed,
-            slow_share=settings.slow_share,
-            slow_seconds=settings.slow_seconds,
-        )
-
-    return OrderActivities(
-        store,
-        PaymentGateway(store, faults(settings.payment_failure_rate, 1)),
-        InventorySystem(store, faults(settings.inventory_failure_rate, 2)),
-        ShippingCarrier(store, faults(settings.shipping_failure_rate, 3)),
-    )
 
 
 @functools.cache

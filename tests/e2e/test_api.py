@@ -21,11 +21,11 @@ from temporalio.testing import WorkflowEnvironment
 
 from orderflow.api import create_app
 from orderflow.app.orders import OrderService, order_id_for_key
+from orderflow.bootstrap import build_store
 from orderflow.config import Settings
 from orderflow.domain.catalog import CATALOG
 from orderflow.domain.models import ShippingQuote
 from orderflow.store import Store
-from orderflow.worker import build_store
 from orderflow.workflows.messages import QuoteRequest
 from tests.workflow.conftest import FAST, STOCK, make_activities, worker_for
 from tests.workflow.helpers import ledger, shipment_status

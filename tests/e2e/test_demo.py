@@ -13,12 +13,13 @@ from pathlib import Path
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
+from orderflow.bootstrap import build_activities, build_store
 from orderflow.config import Settings
 from orderflow.lab.batch import run_batch
 from orderflow.lab.samples import generate_orders
 from orderflow.lab.summary import RunReport
 from orderflow.temporal.client import order_options
-from orderflow.worker import build_activities, build_store, running_worker
+from orderflow.worker import running_worker
 
 ORDERFLOW = Path(sys.executable).parent / "orderflow"
 RAISED = {

@@ -298,7 +298,7 @@ def test_create_all_and_the_migrations_build_the_same_schema(
 
 
 def test_build_store_migrates_and_seeds_a_plain_postgresql_url(postgres_url: str) -> None:
-    from orderflow.worker import build_store
+    from orderflow.bootstrap import build_store
 
     plain = postgres_url.replace("postgresql+psycopg://", "postgresql://", 1)
     assert plain.startswith("postgresql://")

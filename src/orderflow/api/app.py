@@ -35,8 +35,8 @@ problems list each field at fault in `errors`. Money is a decimal string (`"51.9
 @asynccontextmanager
 async def _connected(settings: Settings) -> AsyncIterator[OrderService]:
     """An OrderService on a fresh Temporal client and store, for as long as the block runs."""
+    from orderflow.bootstrap import build_store
     from orderflow.temporal.client import connect, order_options
-    from orderflow.worker import build_store
 
     try:
         client = await connect(settings)

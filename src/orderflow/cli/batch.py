@@ -58,6 +58,7 @@ def demo(
     """
     from contextlib import AsyncExitStack
 
+    from orderflow.bootstrap import build_activities, build_store
     from orderflow.lab.batch import new_batch_id, run_batch
     from orderflow.lab.samples import generate_orders
     from orderflow.temporal.client import connect, order_options
@@ -67,7 +68,7 @@ def demo(
         is_listening,
         wait_for_namespace,
     )
-    from orderflow.worker import build_activities, build_store, running_worker
+    from orderflow.worker import running_worker
 
     setup_logging()
     seed = seed if seed is not None else random.SystemRandom().randrange(1_000_000)
@@ -143,10 +144,10 @@ def legacy(
     lost_response_share: LostShare = None,
 ) -> None:
     """Run the same batch through the naive processor (retry loops, no compensation)."""
+    from orderflow.bootstrap import build_activities, build_store
     from orderflow.lab.batch import new_batch_id
     from orderflow.lab.legacy.run import run_legacy_batch
     from orderflow.lab.samples import generate_orders
-    from orderflow.worker import build_activities, build_store
 
     setup_logging()
     seed = seed if seed is not None else random.SystemRandom().randrange(1_000_000)

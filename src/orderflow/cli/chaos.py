@@ -3,16 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import random
 import signal
-import socket
-import uuid
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from pydantic import BaseModel, Field
 
 from orderflow.cli.common import (
     InventoryRate,
@@ -27,10 +22,7 @@ from orderflow.cli.common import (
 
 if TYPE_CHECKING:
     from orderflow.config import Settings
-    from orderflow.lab.chaos import ChaosPlan, ChaosRun
-
-#: Ports a campaign never takes: those of the demo's server and Web UI.
-RESERVED_PORTS = frozenset({7233, 8233})
+    from orderflow.lab.chaos.campaign import ChaosPlan
 
 Orders = Annotated[
     int, typer.Option("--orders", min=1, max=100_000, help="Orders in the campaign.")
@@ -86,142 +78,6 @@ InFlight = Annotated[
 ]
 
 
-def free_port(taken: Sequence[int] = ()) -> int:
-    """A free loopback port from the OS, never a reserved or already chosen one."""
-    while True:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = int(sock.getsockname()[1])
-        if port not in RESERVED_PORTS and port not in taken:
-            return port
-
-
-def campaign_settings(base: Settings) -> Settings:
-    """The base settings moved to a fresh data directory, its own SQLite store and ports.
-
-    A running demo server (7233/8233) and any configured database are left alone.
-    """
-    port = free_port()
-    return base.model_copy(
-        update={
-            "data_dir": base.data_dir / f"chaos-{uuid.uuid4().hex[:6]}",
-            "database_url": "",  # the SQLite file in the campaign's own directory
-            "temporal_address": f"127.0.0.1:{port}",
-            "temporal_namespace": "default",
-            "ui_port": free_port([port]),
-            "task_queue": "chaos",
-            "metrics_port": 0,
-        }
-    )
-
-
-class ChaosFigures(BaseModel):
-    """What ``orderflow chaos`` prints: the campaign's figures and the audit's verdict."""
-
-    batch: str
-    orders: int
-    worker_kills: int
-    worker_exits: int
-    server_restarts: int
-    planned_server_restarts: int
-    completed: int
-    failed: int
-    compensated: int
-    needs_attention: int
-    cancelled: int
-    retries: int
-    duplicate_charges: int
-    orphaned: int  # charges kept and stock held for orders that did not ship
-    oversold_units: int
-    lost: int
-    seconds: float
-    kill_every: float
-    mean_kill_interval_s: float
-    attempt_timeout_s: float
-    data_dir: str
-    failure_reasons: dict[str, int] = Field(default_factory=dict)
-    audit: dict[str, Any] = Field(default_factory=dict)
-
-    @classmethod
-    def from_run(cls, run: ChaosRun, plan: ChaosPlan, attempt_timeout_s: float) -> ChaosFigures:
-        """Figures from a finished campaign."""
-        report, audit = run.report, run.report.audit
-        return cls(
-            batch=report.batch,
-            orders=report.orders,
-            worker_kills=run.worker_kills,
-            worker_exits=run.worker_exits,
-            server_restarts=run.server_restarts,
-            planned_server_restarts=plan.server_restarts,
-            completed=report.completed,
-            failed=report.failed,
-            compensated=report.compensated,
-            needs_attention=report.needs_attention,
-            cancelled=report.cancelled,
-            retries=report.retries,
-            duplicate_charges=audit["duplicate_charges"],
-            orphaned=audit["orphaned_charges"] + audit["orphaned_reservations"],
-            oversold_units=audit["oversold_units"],
-            lost=report.lost,
-            seconds=round(report.seconds, 1),
-            kill_every=plan.kill_every,
-            mean_kill_interval_s=round(run.mean_kill_interval_s, 1),
-            attempt_timeout_s=attempt_timeout_s,
-            data_dir=str(run.data_dir),
-            failure_reasons=report.failure_reasons,
-            audit=audit,
-        )
-
-    @property
-    def ok(self) -> bool:
-        """Nothing lost, a clean audit, and every planned server restart happened."""
-        return (
-            self.lost == 0
-            and bool(self.audit.get("ok"))
-            and self.server_restarts >= self.planned_server_restarts
-        )
-
-    def table(self) -> str:
-        """The human summary, shaped like the demo's."""
-        rows: list[tuple[str, object]] = [
-            ("orders", self.orders),
-            ("worker kills survived", self.worker_kills),
-            ("server restarts", f"{self.server_restarts} of {self.planned_server_restarts}"),
-            ("completed", self.completed),
-            ("failed", self.failed),
-            ("  of which compensated", self.compensated),
-            ("needs attention", self.needs_attention),
-            ("lost (no final state)", self.lost),
-            ("retries", self.retries),
-            ("duplicate charges", self.duplicate_charges),
-            ("orphaned charges/stock", self.orphaned),
-            ("oversold units", self.oversold_units),
-            ("seconds", self.seconds),
-            ("audit", "clean" if self.audit.get("ok") else "VIOLATIONS"),
-        ]
-        from orderflow.lab.summary import summary_lines  # its imports are not needed at start-up
-
-        lines = summary_lines(
-            f"chaos summary (batch {self.batch})",
-            rows,
-            notes=[
-                f"(each worker SIGKILLed {self.kill_every:g}s ±50% after it polls, a kill "
-                f"every {self.mean_kill_interval_s:g}s on average; {self.worker_exits} exited "
-                f"on their own and were restarted; per-attempt timeout "
-                f"{self.attempt_timeout_s:g}s for steps and compensations, default max "
-                "attempts)"
-            ],
-            failure_reasons=self.failure_reasons,
-            violations=self.audit.get("violations", []),
-        )
-        lines.append(f"logs and databases: {self.data_dir}")
-        return "\n".join(lines)
-
-    def json_line(self) -> str:
-        """The machine-readable last line of ``--json`` output."""
-        return json.dumps(self.model_dump(mode="json"), sort_keys=True)
-
-
 def cancel_on_sigterm() -> asyncio.Event:
     """SIGTERM cancels the running task (so the campaign stops its processes); the event
     tells it was SIGTERM rather than Ctrl-C."""
@@ -239,7 +95,8 @@ def cancel_on_sigterm() -> asyncio.Event:
 
 async def run_campaign(plan: ChaosPlan, settings: Settings, as_json: bool) -> int:
     """Run the campaign, print its figures; the exit status."""
-    from orderflow.lab.chaos import ATTEMPT_TIMEOUT_MS, Campaign, ChaosError
+    from orderflow.lab.chaos.campaign import ATTEMPT_TIMEOUT_MS, Campaign, ChaosError
+    from orderflow.lab.chaos.figures import ChaosFigures
     from orderflow.temporal.devserver import DevServerError
 
     terminated = cancel_on_sigterm()
@@ -268,17 +125,6 @@ async def run_campaign(plan: ChaosPlan, settings: Settings, as_json: bool) -> in
     if as_json:
         typer.echo(figures.json_line())
     return 0 if figures.ok else 1
-
-
-#: The fault campaign's world: everything fails often, some calls hang past the timeout.
-HOSTILE: dict[str, float] = {
-    "payment_failure_rate": 0.5,
-    "inventory_failure_rate": 0.5,
-    "shipping_failure_rate": 0.5,
-    "lost_response_share": 0.5,
-    "slow_share": 0.05,
-    "slow_seconds": 5.0,
-}
 
 
 def chaos(
@@ -315,7 +161,8 @@ def chaos(
     Exit status 0 only if no order was lost, the audit is clean and every
     planned server restart happened.
     """
-    from orderflow.lab.chaos import ChaosPlan
+    from orderflow.lab.chaos.campaign import ChaosPlan
+    from orderflow.lab.chaos.figures import HOSTILE, campaign_settings
 
     setup_logging()
     seed = seed if seed is not None else random.SystemRandom().randrange(1_000_000)

@@ -18,6 +18,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from orderflow.adapters.simulated import InventorySystem, PaymentGateway, ShippingCarrier
+from orderflow.bootstrap import build_activities
 from orderflow.config import Settings
 from orderflow.domain.models import Order
 from orderflow.domain.status import OrderStatus
@@ -28,7 +29,7 @@ from orderflow.lab.bench.naive_activities import NaiveActivities
 from orderflow.lab.bench.workers import worker_processes
 from orderflow.lab.bench.workload import fresh_store
 from orderflow.temporal.client import order_options, start_order, workflow_id
-from orderflow.worker import build_activities, running_worker
+from orderflow.worker import running_worker
 from orderflow.workflows.messages import ActivityMode, OrderInput, OrderOptions
 from orderflow.workflows.order import OrderWorkflow
 

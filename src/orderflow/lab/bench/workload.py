@@ -7,12 +7,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from orderflow.adapters.simulated import DECLINED_TOKENS
+from orderflow.bootstrap import build_store
 from orderflow.config import Settings
 from orderflow.domain.catalog import CATALOG, DEFAULT_WAREHOUSE
 from orderflow.domain.models import Order
 from orderflow.lab.samples import generate_orders
 from orderflow.store import Store
-from orderflow.worker import build_store
 
 _KNOWN_SKUS = frozenset(product.sku for product in CATALOG)
 #: Spare units per SKU beyond what the batch needs (nothing may run out mid-run).

@@ -23,6 +23,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
 from temporalio.service import RPCError
 
+from orderflow.bootstrap import build_store
 from orderflow.config import Settings
 from orderflow.domain.models import Order
 from orderflow.lab.batch import cross_check, new_batch_id, seed_inventory, tally
@@ -32,7 +33,7 @@ from orderflow.store import Store
 from orderflow.store.audit import run_audit
 from orderflow.temporal.client import order_options, start_order
 from orderflow.temporal.devserver import DevServer
-from orderflow.worker import READY_LINE, build_store
+from orderflow.worker import READY_LINE
 from orderflow.workflows.messages import OrderOptions, OrderResult
 from orderflow.workflows.order import OrderWorkflow
 

@@ -1,0 +1,1 @@
+"""``orderflow chaos``: the crash and fault campaigns (``campaign``) and their figures."""
