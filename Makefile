@@ -38,10 +38,11 @@ test-py313: $(UV)  ## unit and workflow tests on Python 3.13 (in .venv-py313)
 	UV_PROJECT_ENVIRONMENT=.venv-py313 $(UV) sync --locked --python $(PY313)
 	.venv-py313/bin/pytest tests/unit tests/workflow tests/replay
 
-lint: install  ## ruff and mypy --strict
+lint: install  ## ruff, mypy --strict and the import contract (pyproject.toml)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 fmt: install
 	$(VENV)/bin/ruff check --fix .

@@ -3,6 +3,8 @@ place for every entry point (worker, API, CLI, legacy, chaos, bench)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from orderflow.adapters.faults import RandomFaults
 from orderflow.adapters.simulated import InventorySystem, PaymentGateway, ShippingCarrier
 from orderflow.config import Settings
@@ -21,8 +23,17 @@ def build_store(settings: Settings) -> Store:
     return store
 
 
-def build_activities(store: Store, settings: Settings) -> OrderActivities:
-    """Activities over the simulated services, each with its own seeded fault plan."""
+@dataclass(frozen=True)
+class OutsideWorld:
+    """The simulated services an order talks to, each over a port of the store."""
+
+    gateway: PaymentGateway
+    inventory: InventorySystem
+    carrier: ShippingCarrier
+
+
+def build_world(store: Store, settings: Settings) -> OutsideWorld:
+    """The simulated services, each with its own seeded fault plan from ``settings``."""
 
     def faults(rate: float, offset: int) -> RandomFaults:
         seed = None if settings.seed is None else settings.seed * 1000 + offset
@@ -34,9 +45,14 @@ def build_activities(store: Store, settings: Settings) -> OrderActivities:
             slow_seconds=settings.slow_seconds,
         )
 
-    return OrderActivities(
-        store,
-        PaymentGateway(store, faults(settings.payment_failure_rate, 1)),
-        InventorySystem(store, faults(settings.inventory_failure_rate, 2)),
-        ShippingCarrier(store, faults(settings.shipping_failure_rate, 3)),
+    return OutsideWorld(
+        gateway=PaymentGateway(store, faults(settings.payment_failure_rate, 1)),
+        inventory=InventorySystem(store, faults(settings.inventory_failure_rate, 2)),
+        carrier=ShippingCarrier(store, faults(settings.shipping_failure_rate, 3)),
     )
+
+
+def build_activities(store: Store, settings: Settings) -> OrderActivities:
+    """The order's activities over the store and the simulated services."""
+    world = build_world(store, settings)
+    return OrderActivities(store, world.gateway, world.inventory, world.carrier)

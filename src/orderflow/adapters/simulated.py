@@ -1,7 +1,8 @@
 """Simulated payment gateway, inventory system and shipping carrier over the real database.
 
-Each service does its real work in the store (so money and stock are real rows) and
-injects its faults at the boundary, exactly where a network call would fail.
+Each service does its real work through a port of ``orderflow.domain.ports`` (the SQL store
+implements them, so money and stock are real rows) and injects its faults at the boundary,
+exactly where a network call would fail.
 """
 
 from __future__ import annotations
@@ -25,20 +26,20 @@ from orderflow.domain.models import (
     ShippingQuote,
 )
 from orderflow.domain.money import to_cents
+from orderflow.domain.ports import Ledger, ShipmentBook, Stockroom
 from orderflow.domain.pricing import parcel_weight
-from orderflow.store.repository import Store
 
 #: Payment tokens the simulated card issuer always declines (documented for demos/tests).
 DECLINED_TOKENS = frozenset({"tok_declined", "tok_insufficient_funds"})
 
 
 class PaymentGateway:
-    """Charges and refunds cards; the ledger is the store's payments table."""
+    """Charges and refunds cards; what it does is recorded in the ``ledger``."""
 
     name = "payment gateway"
 
-    def __init__(self, store: Store, faults: FaultPlan = NO_FAULTS) -> None:
-        self.store = store
+    def __init__(self, ledger: Ledger, faults: FaultPlan = NO_FAULTS) -> None:
+        self.ledger = ledger
         self.faults = faults
 
     def charge(
@@ -54,41 +55,41 @@ class PaymentGateway:
             if token in DECLINED_TOKENS:
                 # Never echo the token: it would end up in logs, history and the UI.
                 raise PaymentDeclined(f"card declined for order {order_id}")
-            return self.store.charge(order_id, amount, idempotency_key)
+            return self.ledger.charge(order_id, amount, idempotency_key)
 
         return call_with_faults(self.name, self.faults, effect)
 
     def refund(self, order_id: str, idempotency_key: str) -> RefundReceipt:
         """Refund everything the order was charged, once."""
         return call_with_faults(
-            self.name, self.faults, lambda: self.store.refund(order_id, idempotency_key)
+            self.name, self.faults, lambda: self.ledger.refund(order_id, idempotency_key)
         )
 
 
 class InventorySystem:
-    """Holds and releases stock."""
+    """Holds and releases stock in the ``stockroom``."""
 
     name = "inventory system"
 
-    def __init__(self, store: Store, faults: FaultPlan = NO_FAULTS) -> None:
-        self.store = store
+    def __init__(self, stockroom: Stockroom, faults: FaultPlan = NO_FAULTS) -> None:
+        self.stockroom = stockroom
         self.faults = faults
 
     def availability(self) -> dict[str, dict[str, int]]:
         """Units available per warehouse and SKU (a snapshot)."""
-        return call_with_faults(self.name, self.faults, self.store.availability)
+        return call_with_faults(self.name, self.faults, self.stockroom.availability)
 
     def reserve(
         self, order_id: str, lines: Sequence[PricedLine], warehouse: str = DEFAULT_WAREHOUSE
     ) -> ReservationReceipt:
         """Hold all lines in ``warehouse`` or none (raises ``OutOfStock``)."""
         return call_with_faults(
-            self.name, self.faults, lambda: self.store.reserve(order_id, lines, warehouse)
+            self.name, self.faults, lambda: self.stockroom.reserve(order_id, lines, warehouse)
         )
 
     def release(self, order_id: str) -> ReleaseReceipt:
         """Put the order's held units back."""
-        return call_with_faults(self.name, self.faults, lambda: self.store.release(order_id))
+        return call_with_faults(self.name, self.faults, lambda: self.stockroom.release(order_id))
 
 
 class ShippingCarrier:
@@ -101,8 +102,8 @@ class ShippingCarrier:
         ServiceLevel.EXPRESS: (Decimal("9.00"), Decimal("1.60"), 1),
     }
 
-    def __init__(self, store: Store, faults: FaultPlan = NO_FAULTS) -> None:
-        self.store = store
+    def __init__(self, shipments: ShipmentBook, faults: FaultPlan = NO_FAULTS) -> None:
+        self.shipments = shipments
         self.faults = faults
 
     def quote(
@@ -134,7 +135,7 @@ class ShippingCarrier:
         return call_with_faults(
             self.name,
             self.faults,
-            lambda: self.store.book_shipment(
+            lambda: self.shipments.book_shipment(
                 order_id, quote.service_level, quote.cost, quote.warehouse or DEFAULT_WAREHOUSE
             ),
         )
@@ -142,5 +143,5 @@ class ShippingCarrier:
     def cancel(self, order_id: str) -> CancelShipmentReceipt:
         """Cancel the order's booked shipments, if any."""
         return call_with_faults(
-            self.name, self.faults, lambda: self.store.cancel_shipment(order_id)
+            self.name, self.faults, lambda: self.shipments.cancel_shipment(order_id)
         )

@@ -144,7 +144,7 @@ def legacy(
     lost_response_share: LostShare = None,
 ) -> None:
     """Run the same batch through the naive processor (retry loops, no compensation)."""
-    from orderflow.bootstrap import build_activities, build_store
+    from orderflow.bootstrap import build_store, build_world
     from orderflow.lab.batch import new_batch_id
     from orderflow.lab.legacy.run import run_legacy_batch
     from orderflow.lab.samples import generate_orders
@@ -161,7 +161,7 @@ def legacy(
     store = build_store(settings)
     batch = new_batch_id("legacy")
     report = run_legacy_batch(
-        build_activities(store, settings), generate_orders(orders, seed, batch), batch=batch
+        store, build_world(store, settings), generate_orders(orders, seed, batch), batch=batch
     )
     typer.echo(report.table())
     typer.echo(

@@ -31,6 +31,7 @@ from orderflow.domain.models import (
     ServiceLevel,
     ShipmentReceipt,
 )
+from orderflow.domain.ports import Ledger, ShipmentBook, Stockroom
 from orderflow.store.tables import (
     orders,
     payments,
@@ -50,8 +51,8 @@ def idempotency_key(order_id: str, step: str) -> str:
     return f"{order_id}:{step}"
 
 
-class Store:
-    """All reads and writes of orderflow's own state."""
+class Store(Ledger, Stockroom, ShipmentBook):
+    """All reads and writes of orderflow's own state (the SQL implementation of the ports)."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine

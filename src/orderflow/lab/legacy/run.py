@@ -6,23 +6,27 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
+from orderflow.bootstrap import OutsideWorld
 from orderflow.domain.models import Order
 from orderflow.lab.batch import seed_inventory
 from orderflow.lab.legacy.processor import LegacyOrderProcessor
 from orderflow.lab.summary import RunReport
+from orderflow.store import Store
 from orderflow.store.audit import run_audit
-from orderflow.workflows.activities import OrderActivities
 
 
 def run_legacy_batch(
-    activities: OrderActivities, orders: Sequence[Order], *, batch: str, concurrency: int = 8
+    store: Store,
+    world: OutsideWorld,
+    orders: Sequence[Order],
+    *,
+    batch: str,
+    concurrency: int = 8,
 ) -> RunReport:
-    """Process ``orders`` with the legacy processor over the same store and faulty services."""
-    processor = LegacyOrderProcessor(
-        activities.store, activities.gateway, activities.inventory, activities.carrier
-    )
+    """Process ``orders`` with the legacy processor over a store and the faulty services."""
+    processor = LegacyOrderProcessor(store, world.gateway, world.inventory, world.carrier)
     report = RunReport(mode="legacy", batch=batch, orders=len(orders))
-    seed_inventory(activities.store, orders)
+    seed_inventory(store, orders)
     started = time.monotonic()
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
         outcomes = list(pool.map(processor.process_order, orders))
@@ -34,5 +38,5 @@ def run_legacy_batch(
             report.count_reason(f"legacy: {outcome['error']}: {outcome['reason']}")
     report.retries = processor.retries
     report.seconds = time.monotonic() - started
-    report.attach_audit(run_audit(activities.store.engine, order_prefix=batch), [])
+    report.attach_audit(run_audit(store.engine, order_prefix=batch), [])
     return report
