@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from decimal import Decimal
+from enum import Enum
 from pathlib import Path
-from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from orderflow.workflows.messages import ActivityMode, StatusUpdates
 
 
 def _env_names(name: str, alias: object) -> list[str]:
@@ -53,14 +55,14 @@ class Settings(BaseSettings):
     compensation_max_attempts: int = Field(default=20, ge=1)
     activity_threads: int = Field(default=32, ge=1)
     #: Which steps run as local activities: regular, mixed (default) or local — see
-    #: ``orderflow.workflows.messages.LOCAL_STEPS`` and the README's Performance section.
-    activity_mode: Literal["regular", "mixed", "local"] = "mixed"
+    #: ``orderflow.workflows.messages.ActivityMode`` and docs/performance.md.
+    activity_mode: ActivityMode = ActivityMode.MIXED
     #: Write the OrderStatus search attribute (one history event and one visibility write
     #: each time); off: orders are listed by workflow status only.
     status_search_attribute: bool = True
     #: ``resting`` (default): write it only where an order can rest (review, operator,
     #: unwinding, final); ``every``: at every status change too (4 more writes per order).
-    status_updates: Literal["every", "resting"] = "resting"
+    status_updates: StatusUpdates = StatusUpdates.RESTING
     #: Run workflows in the SDK's sandbox (determinism checks). Off trades those checks for
     #: less worker CPU per order; the test suite always runs sandboxed.
     workflow_sandbox: bool = True
@@ -109,6 +111,8 @@ class Settings(BaseSettings):
             var = _env_names(name, field.validation_alias)[0]
             if isinstance(value, SecretStr):
                 value = value.get_secret_value()
+            if isinstance(value, Enum):
+                value = value.value
             if isinstance(value, bool):
                 env[var] = "true" if value else "false"
             elif isinstance(value, list):

@@ -56,7 +56,7 @@ async def test_fifty_demo_orders_all_finish_with_a_clean_audit(
 
     assert report.lost == 0
     assert report.completed + report.failed + report.needs_attention == 50
-    assert report.audit["ok"], report.audit["violations"]
+    assert report.audit.ok, report.audit.violations
     assert report.retries > 0  # the default fault rates were in force
     assert report.completed > 30
     assert report.failed > 0  # the batch includes declined cards and invalid orders
@@ -123,7 +123,7 @@ async def test_legacy_leaves_orphaned_charges_that_the_temporal_version_does_not
 
     temporal = await demo_in_process(temporal_env, data_dir, orders=40, seed=3, **RAISED)
     assert temporal.lost == 0
-    assert temporal.audit["ok"], temporal.audit["violations"]
-    assert temporal.audit["orphaned_charges"] == 0
-    assert temporal.audit["duplicate_charges"] == 0
+    assert temporal.audit.ok, temporal.audit.violations
+    assert temporal.audit.orphaned_charges == 0
+    assert temporal.audit.duplicate_charges == 0
     assert temporal.compensated > 0

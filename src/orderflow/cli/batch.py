@@ -129,7 +129,7 @@ def demo(
             typer.echo("(the embedded server was stopped; `orderflow server` keeps it running)")
         if as_json:
             typer.echo(report.json_line())
-        return 0 if report.audit.get("ok") and not report.lost else 1
+        return 0 if report.audit.ok and not report.lost else 1
 
     run_async(main)
 

@@ -23,6 +23,7 @@ def list_orders(
     from orderflow.bootstrap import build_store
     from orderflow.domain.status import OrderStatus
     from orderflow.temporal.client import connect
+    from orderflow.workflows.messages import StatusUpdates
 
     settings = settings_with()
     try:
@@ -31,7 +32,7 @@ def list_orders(
         choices = ", ".join(s.value for s in OrderStatus)
         typer.echo(f"error: --status must be one of {choices}", err=True)
         raise typer.Exit(2) from None
-    if wanted is not None and settings.status_updates == "resting":
+    if wanted is not None and settings.status_updates is StatusUpdates.RESTING:
         from orderflow.domain.status import RESTING
 
         if wanted not in RESTING and wanted is not OrderStatus.RECEIVED:

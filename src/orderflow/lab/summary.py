@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 from pydantic import BaseModel, Field
 
-from orderflow.store.audit import AuditReport
+from orderflow.store.audit import AuditReport, AuditSummary
 from orderflow.workflows.messages import OrderResult
 
 
@@ -50,7 +49,8 @@ class RunReport(BaseModel):
     retries: int = 0
     failure_reasons: dict[str, int] = Field(default_factory=dict)
     seconds: float = 0.0
-    audit: dict[str, Any] = Field(default_factory=dict)
+    #: Not yet audited: ``ok`` False and no figures.
+    audit: AuditSummary = Field(default_factory=AuditSummary)
     ui_url: str | None = None
 
     def count_failure(self, result: OrderResult) -> None:
@@ -78,16 +78,7 @@ class RunReport(BaseModel):
 
     def attach_audit(self, audit: AuditReport, extra: list[str]) -> None:
         """Record the audit verdict plus cross-check violations found by the runner."""
-        violations = [*audit.violations, *extra]
-        self.audit = {
-            "ok": not violations,
-            "violations": violations,
-            "orders_checked": audit.orders_checked,
-            "duplicate_charges": audit.duplicate_charges,
-            "orphaned_charges": audit.orphaned_charges,
-            "orphaned_reservations": audit.orphaned_reservations,
-            "oversold_units": audit.oversold_units,
-        }
+        self.audit = audit.with_problems(extra)
 
     def table(self) -> str:
         """A plain-text summary table."""
@@ -101,17 +92,17 @@ class RunReport(BaseModel):
             ("lost (no final state)", self.lost),
             ("retries", self.retries),
             ("seconds", f"{self.seconds:.1f} ({rate:.1f} orders/s)"),
-            ("duplicate charges", self.audit.get("duplicate_charges", "?")),
-            ("charged but not shipped", self.audit.get("orphaned_charges", "?")),
-            ("stock held for failed orders", self.audit.get("orphaned_reservations", "?")),
-            ("audit", "clean" if self.audit.get("ok") else "VIOLATIONS"),
+            ("duplicate charges", self.audit.duplicate_charges),
+            ("charged but not shipped", self.audit.orphaned_charges),
+            ("stock held for failed orders", self.audit.orphaned_reservations),
+            ("audit", "clean" if self.audit.ok else "VIOLATIONS"),
         ]
         return "\n".join(
             summary_lines(
                 f"{self.mode} summary (batch {self.batch})",
                 rows,
                 failure_reasons=self.failure_reasons,
-                violations=self.audit.get("violations", []),
+                violations=self.audit.violations,
             )
         )
 

@@ -56,6 +56,18 @@ class OrderFacts(BaseModel):
         return INCONSISTENT
 
 
+class AuditSummary(BaseModel):
+    """The audit's verdict as a run prints it (``--json``): its keys are part of the output."""
+
+    ok: bool = False
+    violations: list[str] = Field(default_factory=list)
+    orders_checked: int = 0
+    duplicate_charges: int = 0
+    orphaned_charges: int = 0
+    orphaned_reservations: int = 0
+    oversold_units: int = 0
+
+
 class AuditReport(BaseModel):
     """The audit's verdict, with the figures the campaigns print."""
 
@@ -73,6 +85,19 @@ class AuditReport(BaseModel):
     def summary(self) -> dict[str, object]:
         """The JSON shape printed by the CLI: ``{"ok": ..., "violations": [...]}`` and figures."""
         return self.model_dump()
+
+    def with_problems(self, problems: list[str]) -> AuditSummary:
+        """The verdict with further violations a runner found (outcomes cross-checked)."""
+        violations = [*self.violations, *problems]
+        return AuditSummary(
+            ok=not violations,
+            violations=violations,
+            orders_checked=self.orders_checked,
+            duplicate_charges=self.duplicate_charges,
+            orphaned_charges=self.orphaned_charges,
+            orphaned_reservations=self.orphaned_reservations,
+            oversold_units=self.oversold_units,
+        )
 
 
 def collect_facts(engine: Engine, order_prefix: str | None = None) -> dict[str, OrderFacts]:

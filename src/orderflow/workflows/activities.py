@@ -37,6 +37,7 @@ from orderflow.store.drift import ReconcileReport, reconcile
 from orderflow.store.repository import Store, idempotency_key
 from orderflow.workflows.messages import (
     AllocateRequest,
+    CompensationAction,
     CompensationRequest,
     ManualCompensation,
     OutcomeRequest,
@@ -199,20 +200,16 @@ class OrderActivities:
         log.warning(
             "order %s: %s recorded by hand by %s (%s)",
             req.order_id,
-            req.action,
+            req.action.value,
             req.operator or "an operator",
             req.note or "no note",
             extra={"order_id": req.order_id},
         )
-        if req.action == "refund_payment":
+        if req.action is CompensationAction.REFUND_PAYMENT:
             return self.store.refund(req.order_id, idempotency_key(req.order_id, "refund"))
-        if req.action == "release_inventory":
+        if req.action is CompensationAction.RELEASE_INVENTORY:
             return self.store.release(req.order_id)
-        if req.action == "cancel_shipment":
-            return self.store.cancel_shipment(req.order_id)
-        raise ApplicationError(
-            f"unknown compensation {req.action!r}", type="InvalidResolution", non_retryable=True
-        )
+        return self.store.cancel_shipment(req.order_id)
 
     @activity.defn(name="reconcile")
     def reconcile(self, req: ReconcileRequest) -> ReconcileReport:

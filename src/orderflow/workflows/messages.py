@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from enum import Enum
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -19,33 +20,125 @@ from orderflow.domain.models import (
 )
 from orderflow.domain.status import OrderStatus
 
-#: Step names, used in results, logs, compensation records and retry figures.
-STEPS = ("validate", "payment", "allocation", "inventory", "shipping_quote", "shipment")
 
-#: - ``regular``: every step is an activity task on the server (each attempt a pending
-#:   activity in the Web UI);
-#: - ``mixed``: the short steps without side effects on money or stock (validate,
-#:   allocation, shipping quote) and the outcome record run as local activities; charge,
-#:   reserve and book stay regular;
-#: - ``local``: every forward step runs as a local activity (the fastest). Compensations
-#:   are regular activities in every mode.
-ActivityMode = Literal["regular", "mixed", "local"]
-ACTIVITY_MODES: tuple[ActivityMode, ...] = ("regular", "mixed", "local")
+class Step(str, Enum):
+    """The order's steps as results, logs, compensation records and retry figures name them.
 
-#: When the OrderStatus search attribute is written (each write is a history event and a
-#: visibility write on the server):
-#:
-#: - ``every``: at every status change;
-#: - ``resting``: only where an order can rest: waiting for a reviewer or an operator,
-#:   unwinding, and final (plus once when it leaves a wait). An order running through its
-#:   steps keeps ``RECEIVED`` (a few milliseconds per step); its query shows the step.
-StatusUpdates = Literal["every", "resting"]
+    The seed's six steps are validate, total (pure workflow code, no activity), charge
+    (``payment``), reserve (``inventory``, after ``allocation`` to warehouses), shipping
+    (``shipping_quote``) and schedule (``shipment``); ``outcome`` records how the order
+    ended and ``review`` is the wait for a reviewer.
+    """
 
-#: The steps each mode runs locally ("outcome" is the record of the order's outcome).
-LOCAL_STEPS: dict[str, frozenset[str]] = {
-    "regular": frozenset(),
-    "mixed": frozenset({"validate", "allocation", "shipping_quote", "outcome"}),
-    "local": frozenset({*STEPS, "outcome"}),
+    VALIDATE = "validate"
+    PAYMENT = "payment"
+    ALLOCATION = "allocation"
+    INVENTORY = "inventory"
+    SHIPPING_QUOTE = "shipping_quote"
+    SHIPMENT = "shipment"
+    OUTCOME = "outcome"
+    REVIEW = "review"
+
+    def key(self, warehouse: str | None = None) -> str:
+        """The key of this step's attempts: ``inventory:WH-EAST`` for a warehouse's branch."""
+        return f"{self.value}:{warehouse}" if warehouse else self.value
+
+
+#: The forward steps that are activities, in order.
+STEPS: tuple[Step, ...] = (
+    Step.VALIDATE,
+    Step.PAYMENT,
+    Step.ALLOCATION,
+    Step.INVENTORY,
+    Step.SHIPPING_QUOTE,
+    Step.SHIPMENT,
+)
+
+
+class ActivityMode(str, Enum):
+    """Which steps run as local activities (``LOCAL_STEPS``).
+
+    - ``regular``: every step is an activity task on the server (each attempt a pending
+      activity in the Web UI);
+    - ``mixed``: the short steps without side effects on money or stock (validate,
+      allocation, shipping quote) and the outcome record run as local activities; charge,
+      reserve and book stay regular;
+    - ``local``: every forward step runs as a local activity (the fastest). Compensations
+      are regular activities in every mode.
+    """
+
+    REGULAR = "regular"
+    MIXED = "mixed"
+    LOCAL = "local"
+
+
+ACTIVITY_MODES: tuple[ActivityMode, ...] = tuple(ActivityMode)
+
+
+class StatusUpdates(str, Enum):
+    """When the OrderStatus search attribute is written (each write is a history event and
+    a visibility write on the server).
+
+    - ``every``: at every status change;
+    - ``resting``: only where an order can rest: waiting for a reviewer or an operator,
+      unwinding, and final (plus once when it leaves a wait). An order running through its
+      steps keeps ``RECEIVED`` (a few milliseconds per step); its query shows the step.
+    """
+
+    EVERY = "every"
+    RESTING = "resting"
+
+
+#: The steps each mode runs locally.
+LOCAL_STEPS: dict[ActivityMode, frozenset[Step]] = {
+    ActivityMode.REGULAR: frozenset(),
+    ActivityMode.MIXED: frozenset(
+        {Step.VALIDATE, Step.ALLOCATION, Step.SHIPPING_QUOTE, Step.OUTCOME}
+    ),
+    ActivityMode.LOCAL: frozenset({*STEPS, Step.OUTCOME}),
+}
+
+
+class CompensationAction(str, Enum):
+    """What the saga does to undo a step."""
+
+    REFUND_PAYMENT = "refund_payment"
+    RELEASE_INVENTORY = "release_inventory"
+    CANCEL_SHIPMENT = "cancel_shipment"
+
+
+class ShipmentStatus(str, Enum):
+    """A parcel's life: planned -> reserved -> quoted -> booked; or failed / released /
+    cancelled."""
+
+    PLANNED = "planned"
+    RESERVED = "reserved"
+    QUOTED = "quoted"
+    BOOKED = "booked"
+    FAILED = "failed"
+    RELEASED = "released"
+    CANCELLED = "cancelled"
+
+
+class ResolutionAction(str, Enum):
+    """What an operator can do for an order in NEEDS_ATTENTION."""
+
+    RETRY = "retry"
+    MARK_REFUNDED = "mark_refunded"
+    MARK_RELEASED = "mark_released"
+    MARK_CANCELLED = "mark_cancelled"
+
+    @property
+    def settles(self) -> CompensationAction | None:
+        """The compensation this records as done by hand (None: retry them all)."""
+        return _SETTLES[self]
+
+
+_SETTLES: dict[ResolutionAction, CompensationAction | None] = {
+    ResolutionAction.RETRY: None,
+    ResolutionAction.MARK_REFUNDED: CompensationAction.REFUND_PAYMENT,
+    ResolutionAction.MARK_RELEASED: CompensationAction.RELEASE_INVENTORY,
+    ResolutionAction.MARK_CANCELLED: CompensationAction.CANCEL_SHIPMENT,
 }
 
 
@@ -78,11 +171,11 @@ class OrderOptions(BaseModel):
     #: Which status changes reach the search attribute (``StatusUpdates``). The default
     #: here is what orders started before this option existed did (so their histories
     #: replay); new orders get ``ORDERFLOW_STATUS_UPDATES`` (default ``resting``).
-    status_updates: StatusUpdates = "every"
+    status_updates: StatusUpdates = StatusUpdates.EVERY
     #: Which steps run as local activities (``LOCAL_STEPS``). The default here is what
     #: orders started before this option existed ran (so their histories replay); new
     #: orders get ``ORDERFLOW_ACTIVITY_MODE`` (default ``mixed``) from ``order_options``.
-    activity_mode: ActivityMode = "regular"
+    activity_mode: ActivityMode = ActivityMode.REGULAR
 
 
 class OrderInput(BaseModel):
@@ -137,8 +230,8 @@ class OutcomeRequest(BaseModel):
 class CompensationRecord(BaseModel):
     """One compensation the saga ran: which step it undid and what happened."""
 
-    step: str
-    action: str
+    step: Step
+    action: CompensationAction
     ok: bool
     undid_something: bool
     detail: str
@@ -150,8 +243,7 @@ class ShipmentOutcome(BaseModel):
 
     warehouse: str
     lines: list[ReservedLine]
-    #: planned -> reserved -> quoted -> booked; or failed / released / cancelled.
-    status: str = "planned"
+    status: ShipmentStatus = ShipmentStatus.PLANNED
     quote: ShippingQuote | None = None
     tracking_number: str | None = None
     error: str = ""
@@ -171,19 +263,10 @@ class ReviewDecision(BaseModel):
     note: str = ""
 
 
-#: What an operator can do for an order in NEEDS_ATTENTION, and the compensation each settles.
-RESOLUTIONS = {
-    "retry": "",
-    "mark_refunded": "refund_payment",
-    "mark_released": "release_inventory",
-    "mark_cancelled": "cancel_shipment",
-}
-
-
 class Resolution(BaseModel):
     """An operator's decision for an order that NEEDS_ATTENTION."""
 
-    action: str  # one of RESOLUTIONS
+    action: ResolutionAction
     operator: str = ""
     note: str = ""
 
@@ -192,7 +275,7 @@ class ManualCompensation(BaseModel):
     """A compensation an operator did by hand, to be recorded in the database."""
 
     order_id: str
-    action: str
+    action: CompensationAction
     operator: str = ""
     note: str = ""
 
@@ -213,7 +296,7 @@ class OrderResult(BaseModel):
     order_id: str
     status: OrderStatus
     reason: str = ""
-    failed_step: str = ""
+    failed_step: Step | Literal[""] = ""
     #: The failure's error type (InvalidOrder, OutOfStock, ServiceUnavailable, ...).
     error_type: str = ""
     total: OrderTotal | None = None
@@ -255,7 +338,7 @@ class OrderState(BaseModel):
     needs_review: bool = False
     error_type: str = ""
     #: Compensations still owed while the order NEEDS_ATTENTION.
-    owed: list[str] = Field(default_factory=list)
+    owed: list[CompensationAction] = Field(default_factory=list)
 
 
 class ReconcileRequest(BaseModel):

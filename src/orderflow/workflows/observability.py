@@ -5,7 +5,7 @@ from __future__ import annotations
 from temporalio import workflow
 from temporalio.common import SearchAttributeKey
 
-from orderflow.workflows.messages import OrderResult
+from orderflow.workflows.messages import CompensationAction, OrderResult
 
 #: Keyword search attribute holding the order's status (filter in the UI, `orderflow list`).
 ORDER_STATUS = SearchAttributeKey.for_keyword("OrderStatus")
@@ -27,7 +27,7 @@ def count_outcome(result: OrderResult) -> None:
     refunds = meter.create_counter("orderflow_refunds", "Refunds of real money, by reason")
     for record in result.compensations:
         compensations.add(
-            1, {"action": record.action, "reason": reason, "ok": str(record.ok).lower()}
+            1, {"action": record.action.value, "reason": reason, "ok": str(record.ok).lower()}
         )
-        if record.action == "refund_payment" and record.undid_something:
+        if record.action is CompensationAction.REFUND_PAYMENT and record.undid_something:
             refunds.add(1, {"reason": reason})

@@ -21,9 +21,9 @@ with workflow.unsafe.imports_passed_through():
     from orderflow.workflows.activities import OrderActivities
     from orderflow.workflows.messages import (
         LOCAL_STEPS,
-        RESOLUTIONS,
         AllocateRequest,
         CancelRequest,
+        CompensationAction,
         ManualCompensation,
         OrderInput,
         OrderResult,
@@ -37,6 +37,9 @@ with workflow.unsafe.imports_passed_through():
         ReviewDecision,
         ShipmentOutcome,
         ShipmentRequest,
+        ShipmentStatus,
+        StatusUpdates,
+        Step,
     )
     from orderflow.workflows.observability import ORDER_STATUS, count_outcome
 
@@ -151,12 +154,13 @@ class OrderWorkflow(StepRunner):
     def _validate_resolve(self, resolution: Resolution) -> None:
         if not self._parked:
             raise ValueError(f"the order is {self._status.value}, not waiting for an operator")
-        if resolution.action not in RESOLUTIONS:
-            raise ValueError(f"action must be one of {', '.join(RESOLUTIONS)}")
-        owed = RESOLUTIONS[resolution.action]
+        owed = resolution.action.settles
         assert self._saga is not None
-        if owed and owed not in self._saga.failed_actions():
-            raise ValueError(f"{owed} is not owed; still owed: {self._saga.failed_actions()}")
+        still_owed = self._saga.failed_actions()
+        if owed is not None and owed not in still_owed:
+            raise ValueError(
+                f"{owed.value} is not owed; still owed: {', '.join(a.value for a in still_owed)}"
+            )
 
     @workflow.update
     async def settled(self) -> OrderResult:
@@ -238,7 +242,9 @@ class OrderWorkflow(StepRunner):
         if self._needs_review():
             await self._await_review(inp)
 
-        saga.register("payment", "refund_payment", Acts.refund_payment, order.order_id)
+        saga.register(
+            Step.PAYMENT, CompensationAction.REFUND_PAYMENT, Acts.refund_payment, order.order_id
+        )
         result.payment = await self._call(
             "payment",
             Acts.process_payment,
@@ -267,10 +273,15 @@ class OrderWorkflow(StepRunner):
         result.shipments = list(self._shipments.values())
         parcels: dict[str, list[PricedLine]] = plan.parcels
 
-        saga.register("inventory", "release_inventory", Acts.release_inventory, order.order_id)
+        saga.register(
+            Step.INVENTORY,
+            CompensationAction.RELEASE_INVENTORY,
+            Acts.release_inventory,
+            order.order_id,
+        )
         await self._fan_out(
             "inventory",
-            "reserved",
+            ShipmentStatus.RESERVED,
             parcels,
             lambda w, lines: self._call(
                 f"inventory:{w}",
@@ -296,7 +307,7 @@ class OrderWorkflow(StepRunner):
                 f"quote {order.service_level.value} shipping from {warehouse}",
             )
 
-        await self._fan_out("shipping_quote", "quoted", parcels, quote)
+        await self._fan_out("shipping_quote", ShipmentStatus.QUOTED, parcels, quote)
         self._set_status(OrderStatus.SHIPPING_QUOTED)
 
         async def book(warehouse: str, _lines: list[PricedLine]) -> Any:
@@ -311,8 +322,10 @@ class OrderWorkflow(StepRunner):
             )
             self._shipments[warehouse].tracking_number = receipt.tracking_number
 
-        saga.register("shipment", "cancel_shipment", Acts.cancel_shipment, order.order_id)
-        await self._fan_out("shipment", "booked", parcels, book)
+        saga.register(
+            Step.SHIPMENT, CompensationAction.CANCEL_SHIPMENT, Acts.cancel_shipment, order.order_id
+        )
+        await self._fan_out("shipment", ShipmentStatus.BOOKED, parcels, book)
 
     async def _await_review(self, inp: OrderInput) -> None:
         self._set_status(OrderStatus.AWAITING_REVIEW)
@@ -346,7 +359,7 @@ class OrderWorkflow(StepRunner):
         if options is None or not options.status_search_attribute:
             return
         if (
-            options.status_updates == "resting"
+            options.status_updates is StatusUpdates.RESTING
             and status not in RESTING
             and self._published not in RESTING
         ):
@@ -359,10 +372,10 @@ class OrderWorkflow(StepRunner):
             self._set_status(OrderStatus.COMPENSATING)
         await saga.compensate()
         for outcome in self._shipments.values():
-            if outcome.status == "booked":
-                outcome.status = "cancelled"
-            elif outcome.status in ("reserved", "quoted"):
-                outcome.status = "released"
+            if outcome.status is ShipmentStatus.BOOKED:
+                outcome.status = ShipmentStatus.CANCELLED
+            elif outcome.status in (ShipmentStatus.RESERVED, ShipmentStatus.QUOTED):
+                outcome.status = ShipmentStatus.RELEASED
         if saga.failed and workflow.patched(PATCH_PARK_FOR_OPERATOR):
             await self._park(saga)
         self._set_status(OrderStatus.NEEDS_ATTENTION if saga.failed else final)
@@ -377,15 +390,15 @@ class OrderWorkflow(StepRunner):
             workflow.logger.error(
                 "order %s NEEDS_ATTENTION: still owed %s; settle it with `orderflow resolve`",
                 order_id,
-                saga.failed_actions(),
+                ", ".join(action.value for action in saga.failed_actions()),
             )
             await workflow.wait_condition(lambda: self._resolution is not None)
             self._parked = False
             resolution = self._resolution
             assert resolution is not None
             self._set_status(OrderStatus.COMPENSATING)
-            owed = RESOLUTIONS[resolution.action]
-            if not owed:
+            owed = resolution.action.settles
+            if owed is None:
                 await saga.retry_failed()
             else:
                 await saga.resolve_manually(

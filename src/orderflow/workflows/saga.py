@@ -21,7 +21,13 @@ with workflow.unsafe.imports_passed_through():
         RefundReceipt,
         ReleaseReceipt,
     )
-    from orderflow.workflows.messages import CompensationRecord, CompensationRequest, RetryOptions
+    from orderflow.workflows.messages import (
+        CompensationAction,
+        CompensationRecord,
+        CompensationRequest,
+        RetryOptions,
+        Step,
+    )
     from orderflow.workflows.policy import retry_policy, timeout
 
 
@@ -71,8 +77,8 @@ def _outcome(receipt: Receipt) -> tuple[bool, str]:
 
 @dataclass(frozen=True)
 class _Compensation:
-    step: str
-    action: str
+    step: Step
+    action: CompensationAction
     activity: Callable[..., Any]
     order_id: str
 
@@ -87,7 +93,9 @@ class Saga:
         #: Compensations that still failed after their retries, in the order they ran.
         self.failed: list[_Compensation] = []
 
-    def register(self, step: str, action: str, activity: Callable[..., Any], order_id: str) -> None:
+    def register(
+        self, step: Step, action: CompensationAction, activity: Callable[..., Any], order_id: str
+    ) -> None:
         """Owe ``activity`` if ``step`` (about to run) might have had an effect."""
         self._stack.append(_Compensation(step, action, activity, order_id))
 
@@ -113,12 +121,12 @@ class Saga:
         self.failed = []
         return await self.compensate()
 
-    def failed_actions(self) -> list[str]:
+    def failed_actions(self) -> list[CompensationAction]:
         """Names of the compensations still owed."""
         return [comp.action for comp in self.failed]
 
     async def resolve_manually(
-        self, action: str, manual_activity: Callable[..., Any], request: Any
+        self, action: CompensationAction, manual_activity: Callable[..., Any], request: Any
     ) -> CompensationRecord:
         """Record that an operator did ``action`` by hand (writes the database, not the
         unreachable service), and stop owing it."""
@@ -129,7 +137,7 @@ class Saga:
             request,
             start_to_close_timeout=timeout(self._options),
             retry_policy=policy,
-            summary=f"resolve {comp.step}: {action} by hand",
+            summary=f"resolve {comp.step.value}: {action.value} by hand",
         )
         undid, detail = _outcome(receipt)
         record = CompensationRecord(
@@ -150,7 +158,7 @@ class Saga:
         while self._stack:
             comp = self._stack.pop()
             workflow.logger.warning(
-                "order %s: compensating %s (%s)", comp.order_id, comp.step, comp.action
+                "order %s: compensating %s (%s)", comp.order_id, comp.step.value, comp.action.value
             )
             try:
                 receipt: Receipt = await workflow.execute_activity_method(
@@ -158,13 +166,13 @@ class Saga:
                     CompensationRequest(order_id=comp.order_id),
                     start_to_close_timeout=timeout(self._options),
                     retry_policy=policy,
-                    summary=f"compensate {comp.step}: {comp.action}",
+                    summary=f"compensate {comp.step.value}: {comp.action.value}",
                 )
             except ActivityError as err:
                 workflow.logger.error(
                     "order %s: compensation %s failed: %s",
                     comp.order_id,
-                    comp.action,
+                    comp.action.value,
                     describe_error(err),
                 )
                 records.append(
@@ -181,7 +189,7 @@ class Saga:
                 continue
             undid, detail = _outcome(receipt)
             workflow.logger.warning(
-                "order %s: compensation %s done: %s", comp.order_id, comp.action, detail
+                "order %s: compensation %s done: %s", comp.order_id, comp.action.value, detail
             )
             records.append(
                 CompensationRecord(

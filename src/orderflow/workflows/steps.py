@@ -26,7 +26,7 @@ from temporalio.exceptions import (
 
 with workflow.unsafe.imports_passed_through():
     from orderflow.domain.models import PricedLine
-    from orderflow.workflows.messages import RetryOptions, ShipmentOutcome
+    from orderflow.workflows.messages import RetryOptions, ShipmentOutcome, ShipmentStatus, Step
     from orderflow.workflows.policy import retry_policy, timeout
 
 # Workflow code: imported inside the sandbox, like order.py.
@@ -112,7 +112,7 @@ def _consume(task: asyncio.Future[Any]) -> None:
 class StepFailed(Exception):
     """A step failed for good (business error or retries exhausted)."""
 
-    def __init__(self, step: str, reason: str, error_type: str) -> None:
+    def __init__(self, step: Step, reason: str, error_type: str) -> None:
         super().__init__(reason)
         self.step = step
         self.reason = reason
@@ -136,16 +136,16 @@ class StepRunner:
         self._shipments: dict[str, ShipmentOutcome] = {}
         self._stop_reason: str | None = None
         #: Steps run as local activities (from the order's activity mode).
-        self._local_steps: frozenset[str] = frozenset()
+        self._local_steps: frozenset[Step] = frozenset()
 
     def _local(self, step: str) -> bool:
         """Whether ``step`` (``inventory:WH-EAST`` counts as ``inventory``) runs locally."""
-        return step.split(":")[0] in self._local_steps
+        return Step(step.split(":")[0]) in self._local_steps
 
     async def _fan_out(
         self,
         step: str,
-        done_status: str,
+        done_status: ShipmentStatus,
         parcels: dict[str, list[PricedLine]],
         branch: Callable[[str, list[PricedLine]], Awaitable[Any]],
     ) -> None:
@@ -159,7 +159,7 @@ class StepRunner:
             try:
                 await branch(warehouse, lines)
             except StepFailed as failed:
-                self._shipments[warehouse].status = "failed"
+                self._shipments[warehouse].status = ShipmentStatus.FAILED
                 self._shipments[warehouse].error = failed.reason
                 raise
             self._shipments[warehouse].status = done_status
@@ -221,7 +221,7 @@ class StepRunner:
                 else type(cause).__name__
             )
             raise StepFailed(
-                step.split(":")[0], f"{step}: {describe_error(err)}", error_type
+                Step(step.split(":")[0]), f"{step}: {describe_error(err)}", error_type
             ) from err
         self._attempts[step] = getattr(receipt, "attempt", 1)
         return receipt

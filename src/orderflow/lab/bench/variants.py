@@ -68,7 +68,7 @@ class FastKnobs:
     comes back in the start response, because the client and the worker share a connection).
     """
 
-    activity_mode: ActivityMode = "local"
+    activity_mode: ActivityMode = ActivityMode.LOCAL
     status_search_attribute: bool = False
     workflow_sandbox: bool = False
     workflow_task_polls: int = 10
@@ -123,7 +123,7 @@ def bare_local_variant(
     ctx: BenchContext, tag: str, _orders: Sequence[Order]
 ) -> AbstractAsyncContextManager[OrderRunner]:
     """What-if: the bare shape with local activities (see ``BareLocalWorkflow``)."""
-    return _steps_variant(ctx, tag, BareLocalWorkflow, "local")
+    return _steps_variant(ctx, tag, BareLocalWorkflow, ActivityMode.LOCAL)
 
 
 @asynccontextmanager

@@ -6,9 +6,11 @@ import json
 import socket
 import uuid
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
+
+from orderflow.store.audit import AuditSummary
 
 if TYPE_CHECKING:
     from orderflow.config import Settings
@@ -72,7 +74,7 @@ class ChaosFigures(BaseModel):
     attempt_timeout_s: float
     data_dir: str
     failure_reasons: dict[str, int] = Field(default_factory=dict)
-    audit: dict[str, Any] = Field(default_factory=dict)
+    audit: AuditSummary = Field(default_factory=AuditSummary)
 
     @classmethod
     def from_run(cls, run: ChaosRun, plan: ChaosPlan, attempt_timeout_s: float) -> ChaosFigures:
@@ -91,9 +93,9 @@ class ChaosFigures(BaseModel):
             needs_attention=report.needs_attention,
             cancelled=report.cancelled,
             retries=report.retries,
-            duplicate_charges=audit["duplicate_charges"],
-            orphaned=audit["orphaned_charges"] + audit["orphaned_reservations"],
-            oversold_units=audit["oversold_units"],
+            duplicate_charges=audit.duplicate_charges,
+            orphaned=audit.orphaned_charges + audit.orphaned_reservations,
+            oversold_units=audit.oversold_units,
             lost=report.lost,
             seconds=round(report.seconds, 1),
             kill_every=plan.kill_every,
@@ -109,7 +111,7 @@ class ChaosFigures(BaseModel):
         """Nothing lost, a clean audit, and every planned server restart happened."""
         return (
             self.lost == 0
-            and bool(self.audit.get("ok"))
+            and self.audit.ok
             and self.server_restarts >= self.planned_server_restarts
         )
 
@@ -129,7 +131,7 @@ class ChaosFigures(BaseModel):
             ("orphaned charges/stock", self.orphaned),
             ("oversold units", self.oversold_units),
             ("seconds", self.seconds),
-            ("audit", "clean" if self.audit.get("ok") else "VIOLATIONS"),
+            ("audit", "clean" if self.audit.ok else "VIOLATIONS"),
         ]
         from orderflow.lab.summary import summary_lines  # its imports are not needed at start-up
 
@@ -144,7 +146,7 @@ class ChaosFigures(BaseModel):
                 "attempts)"
             ],
             failure_reasons=self.failure_reasons,
-            violations=self.audit.get("violations", []),
+            violations=self.audit.violations,
         )
         lines.append(f"logs and databases: {self.data_dir}")
         return "\n".join(lines)
