@@ -5,10 +5,41 @@ from __future__ import annotations
 from temporalio import workflow
 from temporalio.common import SearchAttributeKey
 
-from orderflow.workflows.messages import CompensationAction, OrderResult
+from orderflow.domain.status import RESTING, OrderStatus
+from orderflow.workflows.messages import (
+    CompensationAction,
+    OrderOptions,
+    OrderResult,
+    StatusUpdates,
+)
 
 #: Keyword search attribute holding the order's status (filter in the UI, `orderflow list`).
 ORDER_STATUS = SearchAttributeKey.for_keyword("OrderStatus")
+
+
+class StatusBoard:
+    """The order's status, and the OrderStatus search attribute written as options say."""
+
+    def __init__(self) -> None:
+        self.status = OrderStatus.RECEIVED
+        #: The search attribute's value (set to RECEIVED by the client at the start).
+        self._published = OrderStatus.RECEIVED
+        self.options: OrderOptions | None = None
+
+    def set(self, status: OrderStatus) -> None:
+        """Move to ``status``; publish it unless the options say a passing one need not be."""
+        self.status = status
+        options = self.options
+        if options is None or not options.status_search_attribute:
+            return
+        if (
+            options.status_updates is StatusUpdates.RESTING
+            and status not in RESTING
+            and self._published not in RESTING
+        ):
+            return  # a passing status: the query shows it, the search attribute need not
+        workflow.upsert_search_attributes([ORDER_STATUS.value_set(status.value)])
+        self._published = status
 
 
 def count_outcome(result: OrderResult) -> None:

@@ -8,6 +8,7 @@ warehouses and reserved, quoted and shipped per warehouse in parallel.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -15,9 +16,15 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from orderflow.domain.models import OrderTotal, PricedLine, ReservedLine, ValidatedOrder
+    from orderflow.domain.models import (
+        Order,
+        OrderTotal,
+        PaymentReceipt,
+        PricedLine,
+        ValidatedOrder,
+    )
     from orderflow.domain.pricing import price_order
-    from orderflow.domain.status import RESTING, OrderStatus
+    from orderflow.domain.status import OrderStatus
     from orderflow.workflows.activities import OrderActivities
     from orderflow.workflows.messages import (
         LOCAL_STEPS,
@@ -38,12 +45,12 @@ with workflow.unsafe.imports_passed_through():
         ShipmentOutcome,
         ShipmentRequest,
         ShipmentStatus,
-        StatusUpdates,
         Step,
     )
-    from orderflow.workflows.observability import ORDER_STATUS, count_outcome
+    from orderflow.workflows.observability import StatusBoard, count_outcome
 
 # Workflow code: imported inside the sandbox (re-run per workflow, so its checks apply).
+from orderflow.workflows.parcels import Parcels
 from orderflow.workflows.saga import Saga, describe_error
 from orderflow.workflows.steps import StepFailed, StepRunner, Stopped, run_activity
 
@@ -56,15 +63,16 @@ PATCH_PARK_FOR_OPERATOR = "park-for-operator"
 
 
 @workflow.defn
-class OrderWorkflow(StepRunner):
+class OrderWorkflow:
     """One order: validate, total, charge, reserve, quote shipping, book the shipment."""
 
     def __init__(self) -> None:
-        super().__init__()
         self._inp: OrderInput | None = None
-        self._status = OrderStatus.RECEIVED
-        #: The OrderStatus search attribute's value (set to RECEIVED by the client).
-        self._published = OrderStatus.RECEIVED
+        #: Set by a cancel request (or the review timer): the running step stops.
+        self._stop_reason: str | None = None
+        self._steps = StepRunner(stop_reason=lambda: self._stop_reason)
+        self._parcels = Parcels()
+        self._board = StatusBoard()
         self._saga: Saga | None = None
         self._validated: ValidatedOrder | None = None
         self._total: OrderTotal | None = None
@@ -81,12 +89,12 @@ class OrderWorkflow(StepRunner):
         return OrderState(
             order_id=self._inp.order.order_id if self._inp else "",
             status=self._status,
-            step=self._step,
-            attempts=dict(self._attempts),
+            step=self._steps.current,
+            attempts=dict(self._steps.attempts),
             compensations=list(self._saga.records) if self._saga else [],
             total=self._total,
             reason=self._result.reason if self._result else "",
-            shipments=list(self._shipments.values()),
+            shipments=self._parcels.all(),
             order=self._inp.order if self._inp else None,
             lines=self._validated.lines if self._validated else [],
             needs_review=self._needs_review(),
@@ -174,12 +182,13 @@ class OrderWorkflow(StepRunner):
     async def run(self, inp: OrderInput) -> OrderResult:
         """Process the order; a failed order is a result (FAILED), not a failed workflow."""
         self._inp = inp
-        self._local_steps = LOCAL_STEPS[inp.options.activity_mode]
+        self._board.options = inp.options
+        self._steps.local_steps = LOCAL_STEPS[inp.options.activity_mode]
         order = inp.order
         saga = self._saga = Saga(inp.options.compensations)
         result = OrderResult(order_id=order.order_id, status=OrderStatus.RECEIVED)
         try:
-            await self._process(inp, saga, result)
+            await self._process(result)
             self._set_status(OrderStatus.COMPLETED)
         except StepFailed as failed:
             result.failed_step, result.reason = failed.step, failed.reason
@@ -224,7 +233,7 @@ class OrderWorkflow(StepRunner):
                 ),
                 inp.options.compensations,
                 f"record outcome {result.status.value}",
-                local=self._local("outcome"),
+                local=self._steps.is_local(Step.OUTCOME),
             )
         except ActivityError as err:
             # The order's outcome stands; the reconciliation will report the missing row.
@@ -232,104 +241,145 @@ class OrderWorkflow(StepRunner):
                 "order %s: could not record its outcome: %s", result.order_id, describe_error(err)
             )
 
-    async def _process(self, inp: OrderInput, saga: Saga, result: OrderResult) -> None:
-        order, steps = inp.order, inp.options.steps
-        self._validated = validated = await self._call(
-            "validate", Acts.validate_order, order, steps, "validate"
-        )
-        self._set_status(OrderStatus.VALIDATED)
-        result.total = total = self._total = price_order(validated.lines, order.service_level)
+    async def _process(self, result: OrderResult) -> None:
+        """The six steps (allocation to warehouses before the reservation)."""
+        validated = await self._validate()
+        result.total = self._calculate_total(validated)
         if self._needs_review():
-            await self._await_review(inp)
+            await self._await_review()
+        result.payment = await self._charge(result.total)
+        result.shipments = await self._allocate(validated)
+        await self._reserve()
+        await self._quote_shipping()
+        await self._schedule_shipments()
 
-        saga.register(
+    async def _validate(self) -> ValidatedOrder:
+        validated: ValidatedOrder = await self._step(
+            Step.VALIDATE, Acts.validate_order, self._order, "validate"
+        )
+        self._validated = validated
+        self._set_status(OrderStatus.VALIDATED)
+        return validated
+
+    def _calculate_total(self, validated: ValidatedOrder) -> OrderTotal:
+        self._total = price_order(validated.lines, self._order.service_level)
+        return self._total
+
+    async def _charge(self, total: OrderTotal) -> PaymentReceipt:
+        order = self._order
+        self._saga_or_fail().register(
             Step.PAYMENT, CompensationAction.REFUND_PAYMENT, Acts.refund_payment, order.order_id
         )
-        result.payment = await self._call(
-            "payment",
+        receipt: PaymentReceipt = await self._step(
+            Step.PAYMENT,
             Acts.process_payment,
             PaymentRequest(
                 order_id=order.order_id, amount=total.total, payment_token=order.payment_token
             ),
-            steps,
             f"charge {total.total}",
         )
         self._set_status(OrderStatus.PAID)
+        return receipt
 
-        plan = await self._call(
-            "allocation",
+    async def _allocate(self, validated: ValidatedOrder) -> list[ShipmentOutcome]:
+        plan = await self._step(
+            Step.ALLOCATION,
             Acts.allocate_inventory,
-            AllocateRequest(order_id=order.order_id, lines=validated.lines),
-            steps,
+            AllocateRequest(order_id=self._order.order_id, lines=validated.lines),
             "allocate stock to warehouses",
         )
-        self._shipments = {
-            warehouse: ShipmentOutcome(
-                warehouse=warehouse,
-                lines=[ReservedLine(sku=line.sku, quantity=line.quantity) for line in lines],
-            )
-            for warehouse, lines in plan.parcels.items()
-        }
-        result.shipments = list(self._shipments.values())
-        parcels: dict[str, list[PricedLine]] = plan.parcels
+        return self._parcels.plan(plan.parcels)
 
-        saga.register(
+    async def _reserve(self) -> None:
+        self._saga_or_fail().register(
             Step.INVENTORY,
             CompensationAction.RELEASE_INVENTORY,
             Acts.release_inventory,
-            order.order_id,
+            self._order.order_id,
         )
-        await self._fan_out(
-            "inventory",
-            ShipmentStatus.RESERVED,
-            parcels,
-            lambda w, lines: self._call(
-                f"inventory:{w}",
-                Acts.reserve_inventory,
-                ReserveRequest(order_id=order.order_id, lines=lines, warehouse=w),
-                steps,
-                f"reserve {sum(line.quantity for line in lines)} unit(s) in {w}",
-            ),
-        )
+        await self._parcels.each(ShipmentStatus.RESERVED, self._reserve_parcel)
         self._set_status(OrderStatus.RESERVED)
 
-        async def quote(warehouse: str, lines: list[PricedLine]) -> Any:
-            self._shipments[warehouse].quote = await self._call(
-                f"shipping_quote:{warehouse}",
-                Acts.calculate_shipping,
-                QuoteRequest(
-                    order_id=order.order_id,
-                    lines=lines,
-                    service_level=order.service_level,
-                    warehouse=warehouse,
-                ),
-                steps,
-                f"quote {order.service_level.value} shipping from {warehouse}",
-            )
-
-        await self._fan_out("shipping_quote", ShipmentStatus.QUOTED, parcels, quote)
+    async def _quote_shipping(self) -> None:
+        await self._parcels.each(ShipmentStatus.QUOTED, self._quote_parcel)
         self._set_status(OrderStatus.SHIPPING_QUOTED)
 
-        async def book(warehouse: str, _lines: list[PricedLine]) -> Any:
-            quote = self._shipments[warehouse].quote
-            assert quote is not None
-            receipt = await self._call(
-                f"shipment:{warehouse}",
-                Acts.schedule_shipment,
-                ShipmentRequest(order_id=order.order_id, quote=quote),
-                steps,
-                f"book shipment from {warehouse}",
-            )
-            self._shipments[warehouse].tracking_number = receipt.tracking_number
-
-        saga.register(
-            Step.SHIPMENT, CompensationAction.CANCEL_SHIPMENT, Acts.cancel_shipment, order.order_id
+    async def _schedule_shipments(self) -> None:
+        self._saga_or_fail().register(
+            Step.SHIPMENT,
+            CompensationAction.CANCEL_SHIPMENT,
+            Acts.cancel_shipment,
+            self._order.order_id,
         )
-        await self._fan_out("shipment", ShipmentStatus.BOOKED, parcels, book)
+        await self._parcels.each(ShipmentStatus.BOOKED, self._book_parcel)
 
-    async def _await_review(self, inp: OrderInput) -> None:
+    # -- one warehouse's parcel -------------------------------------------------------------
+
+    async def _reserve_parcel(self, warehouse: str, lines: list[PricedLine]) -> None:
+        await self._step(
+            Step.INVENTORY,
+            Acts.reserve_inventory,
+            ReserveRequest(order_id=self._order.order_id, lines=lines, warehouse=warehouse),
+            f"reserve {sum(line.quantity for line in lines)} unit(s) in {warehouse}",
+            warehouse=warehouse,
+        )
+
+    async def _quote_parcel(self, warehouse: str, lines: list[PricedLine]) -> None:
+        order = self._order
+        self._parcels[warehouse].quote = await self._step(
+            Step.SHIPPING_QUOTE,
+            Acts.calculate_shipping,
+            QuoteRequest(
+                order_id=order.order_id,
+                lines=lines,
+                service_level=order.service_level,
+                warehouse=warehouse,
+            ),
+            f"quote {order.service_level.value} shipping from {warehouse}",
+            warehouse=warehouse,
+        )
+
+    async def _book_parcel(self, warehouse: str, _lines: list[PricedLine]) -> None:
+        quote = self._parcels[warehouse].quote
+        assert quote is not None
+        receipt = await self._step(
+            Step.SHIPMENT,
+            Acts.schedule_shipment,
+            ShipmentRequest(order_id=self._order.order_id, quote=quote),
+            f"book shipment from {warehouse}",
+            warehouse=warehouse,
+        )
+        self._parcels[warehouse].tracking_number = receipt.tracking_number
+
+    async def _step(
+        self,
+        step: Step,
+        activity: Callable[..., Awaitable[object]] | Callable[..., object],
+        arg: object,
+        summary: str,
+        *,
+        warehouse: str | None = None,
+    ) -> Any:
+        """One step with the order's retry options (see ``StepRunner.run``)."""
+        assert self._inp is not None
+        return await self._steps.run(
+            step, activity, arg, self._inp.options.steps, summary, warehouse=warehouse
+        )
+
+    @property
+    def _order(self) -> Order:
+        assert self._inp is not None
+        return self._inp.order
+
+    def _saga_or_fail(self) -> Saga:
+        assert self._saga is not None
+        return self._saga
+
+    async def _await_review(self) -> None:
+        assert self._inp is not None
+        inp = self._inp
         self._set_status(OrderStatus.AWAITING_REVIEW)
-        self._step = "review"
+        self._steps.current = Step.REVIEW.value
         try:
             await workflow.wait_condition(
                 lambda: self._review is not None or self._stop_reason is not None,
@@ -353,29 +403,18 @@ class OrderWorkflow(StepRunner):
         threshold = self._inp.options.review_threshold if self._inp else None
         return threshold is not None and self._total is not None and self._total.total > threshold
 
+    @property
+    def _status(self) -> OrderStatus:
+        return self._board.status
+
     def _set_status(self, status: OrderStatus) -> None:
-        self._status = status
-        options = self._inp.options if self._inp is not None else None
-        if options is None or not options.status_search_attribute:
-            return
-        if (
-            options.status_updates is StatusUpdates.RESTING
-            and status not in RESTING
-            and self._published not in RESTING
-        ):
-            return  # a passing status: the query shows it, the search attribute need not
-        workflow.upsert_search_attributes([ORDER_STATUS.value_set(status.value)])
-        self._published = status
+        self._board.set(status)
 
     async def _unwind(self, saga: Saga, final: OrderStatus) -> None:
         if self._status is not OrderStatus.CANCELLING:
             self._set_status(OrderStatus.COMPENSATING)
         await saga.compensate()
-        for outcome in self._shipments.values():
-            if outcome.status is ShipmentStatus.BOOKED:
-                outcome.status = ShipmentStatus.CANCELLED
-            elif outcome.status in (ShipmentStatus.RESERVED, ShipmentStatus.QUOTED):
-                outcome.status = ShipmentStatus.RELEASED
+        self._parcels.undone()
         if saga.failed and workflow.patched(PATCH_PARK_FOR_OPERATOR):
             await self._park(saga)
         self._set_status(OrderStatus.NEEDS_ATTENTION if saga.failed else final)
@@ -417,12 +456,12 @@ class OrderWorkflow(StepRunner):
         result.order_id = self._inp.order.order_id if self._inp else result.order_id
         result.status = self._status
         result.total = result.total or self._total
-        result.attempts = dict(self._attempts)
+        result.attempts = dict(self._steps.attempts)
         result.compensations = list(self._saga.records) if self._saga else []
-        result.shipments = list(self._shipments.values())
+        result.shipments = self._parcels.all()
         return result
 
     def _finish(self, result: OrderResult, saga: Saga) -> None:
-        self._step = ""
+        self._steps.current = ""
         self._result = self._snapshot(result)
         count_outcome(result)

@@ -1,7 +1,8 @@
-"""Running the order's steps: one activity with its policy, or a fan-out per warehouse.
+"""Running the order's steps: one activity with its timeout and RetryPolicy, as a regular
+or a local activity, stopping early when a cancel arrives.
 
-Workflow code (deterministic); a base class of OrderWorkflow, split out to keep each
-module readable.
+Workflow code (deterministic): OrderWorkflow owns a ``StepRunner`` and asks it to run each
+step; the runner keeps the step running now and every step's attempts.
 """
 
 from __future__ import annotations
@@ -25,8 +26,7 @@ from temporalio.exceptions import (
 )
 
 with workflow.unsafe.imports_passed_through():
-    from orderflow.domain.models import PricedLine
-    from orderflow.workflows.messages import RetryOptions, ShipmentOutcome, ShipmentStatus, Step
+    from orderflow.workflows.messages import RetryOptions, Step
     from orderflow.workflows.policy import retry_policy, timeout
 
 # Workflow code: imported inside the sandbox, like order.py.
@@ -128,75 +128,52 @@ class Stopped(Exception):
 
 
 class StepRunner:
-    """Step state shared with OrderWorkflow: current step, attempts, shipments, stop."""
+    """Runs the order's steps and remembers the step running now and each step's attempts."""
 
-    def __init__(self) -> None:
-        self._step = ""
-        self._attempts: dict[str, int] = {}
-        self._shipments: dict[str, ShipmentOutcome] = {}
-        self._stop_reason: str | None = None
+    def __init__(self, stop_reason: Callable[[], str | None]) -> None:
+        #: The key of the step running now (``inventory:WH-EAST``; "" when none).
+        self.current = ""
+        #: Attempts per step key, once the step has finished (or failed for good).
+        self.attempts: dict[str, int] = {}
         #: Steps run as local activities (from the order's activity mode).
-        self._local_steps: frozenset[Step] = frozenset()
+        self.local_steps: frozenset[Step] = frozenset()
+        self._stop_reason = stop_reason
 
-    def _local(self, step: str) -> bool:
-        """Whether ``step`` (``inventory:WH-EAST`` counts as ``inventory``) runs locally."""
-        return Step(step.split(":")[0]) in self._local_steps
+    def is_local(self, step: Step) -> bool:
+        """Whether ``step`` runs as a local activity in this order's activity mode."""
+        return step in self.local_steps
 
-    async def _fan_out(
+    async def run(
         self,
-        step: str,
-        done_status: ShipmentStatus,
-        parcels: dict[str, list[PricedLine]],
-        branch: Callable[[str, list[PricedLine]], Awaitable[Any]],
-    ) -> None:
-        """Run ``branch`` per warehouse in parallel; join all before deciding.
-
-        Every branch finishes (or fails) before the saga unwinds, so compensation sees
-        exactly what was done in each warehouse.
-        """
-
-        async def one(warehouse: str, lines: list[PricedLine]) -> None:
-            try:
-                await branch(warehouse, lines)
-            except StepFailed as failed:
-                self._shipments[warehouse].status = ShipmentStatus.FAILED
-                self._shipments[warehouse].error = failed.reason
-                raise
-            self._shipments[warehouse].status = done_status
-
-        outcomes = await asyncio.gather(
-            *(one(w, lines) for w, lines in parcels.items()), return_exceptions=True
-        )
-        for outcome in outcomes:
-            if isinstance(outcome, (Stopped, asyncio.CancelledError)):
-                raise outcome
-        for outcome in outcomes:
-            if isinstance(outcome, BaseException):
-                raise outcome
-
-    async def _call(
-        self,
-        step: str,
+        step: Step,
         activity: Callable[..., Any],
         arg: Any,
         options: RetryOptions,
         summary: str,
+        *,
+        warehouse: str | None = None,
     ) -> Any:
         """Run one activity with its timeout and RetryPolicy; stop early on a cancel request.
 
-        A step of ``_local_steps`` runs as a local activity: in this worker, recorded as one
+        A step of ``local_steps`` runs as a local activity: in this worker, recorded as one
         marker when the workflow task completes (no activity task on the server); same
         policy, same timeout per attempt.
+
+        Raises:
+            Stopped: a cancel arrived before or while the step ran.
+            StepFailed: the step failed for good (business error or retries exhausted).
         """
-        if self._stop_reason is not None:
-            raise Stopped(self._stop_reason)
-        self._step = step
+        stop = self._stop_reason()
+        if stop is not None:
+            raise Stopped(stop)
+        key = step.key(warehouse)
+        self.current = key
         policy = retry_policy(options)
         task = asyncio.ensure_future(
-            run_activity(activity, arg, options, summary, policy=policy, local=self._local(step))
+            run_activity(activity, arg, options, summary, policy=policy, local=self.is_local(step))
         )
         try:
-            await workflow.wait_condition(lambda: task.done() or self._stop_reason is not None)
+            await workflow.wait_condition(lambda: task.done() or self._stop_reason() is not None)
         except asyncio.CancelledError:
             task.cancel()  # cancelled through Temporal: stop the attempt too
             task.add_done_callback(_consume)  # its own cancellation error is expected
@@ -207,21 +184,19 @@ class StepRunner:
             task.cancel()
             with contextlib.suppress(ActivityError, asyncio.CancelledError):
                 await task
-            raise Stopped(self._stop_reason or "cancelled on request")
+            raise Stopped(self._stop_reason() or "cancelled on request")
         try:
             receipt = task.result()
         except ActivityError as err:
             if isinstance(err.cause, CancelledError):
                 raise asyncio.CancelledError() from err
-            self._attempts[step] = attempts_of(err, policy)
+            self.attempts[key] = attempts_of(err, policy)
             cause = err.cause
             error_type = (
                 (cause.type or "ApplicationError")
                 if isinstance(cause, ApplicationError)
                 else type(cause).__name__
             )
-            raise StepFailed(
-                Step(step.split(":")[0]), f"{step}: {describe_error(err)}", error_type
-            ) from err
-        self._attempts[step] = getattr(receipt, "attempt", 1)
+            raise StepFailed(step, f"{key}: {describe_error(err)}", error_type) from err
+        self.attempts[key] = getattr(receipt, "attempt", 1)
         return receipt
