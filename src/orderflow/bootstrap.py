@@ -3,7 +3,11 @@ place for every entry point (worker, API, CLI, legacy, chaos, bench)."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from orderflow.adapters.faults import RandomFaults
 from orderflow.adapters.simulated import InventorySystem, PaymentGateway, ShippingCarrier
@@ -11,15 +15,34 @@ from orderflow.config import Settings
 from orderflow.domain.catalog import CATALOG
 from orderflow.store import Store, make_engine
 from orderflow.workflows.activities import OrderActivities
+from orderflow.workflows.messages import OrderOptions, RetryOptions
+
+if TYPE_CHECKING:
+    from temporalio.client import Client
+
+    from orderflow.app.orders import OrderService
 
 
 def build_store(settings: Settings) -> Store:
-    """The store, its schema migrated to the newest revision and its catalog seeded."""
+    """The store, its schema migrated to the newest revision and its catalog seeded.
+
+    Raises:
+        StoreUnavailable: the database does not answer (the URL shown without password).
+    """
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from orderflow.app.errors import StoreUnavailable
     from orderflow.store import schema
+    from orderflow.store.db import display_url
 
     store = Store(make_engine(settings.db_url))
-    schema.upgrade(store.engine)
-    store.seed_catalog(CATALOG)
+    try:
+        schema.upgrade(store.engine)
+        store.seed_catalog(CATALOG)
+    except (SQLAlchemyError, schema.SchemaError) as err:
+        store.engine.dispose()
+        detail = str(getattr(err, "orig", None) or err).strip().splitlines()[0][:200]
+        raise StoreUnavailable(display_url(settings.db_url), detail) from None
     return store
 
 
@@ -56,3 +79,64 @@ def build_activities(store: Store, settings: Settings) -> OrderActivities:
     """The order's activities over the store and the simulated services."""
     world = build_world(store, settings)
     return OrderActivities(store, world.gateway, world.inventory, world.carrier)
+
+
+def order_options(settings: Settings) -> OrderOptions:
+    """The options new orders start with (retries, review, activity mode, status updates)."""
+    return OrderOptions(
+        steps=RetryOptions(max_attempts=settings.max_attempts),
+        compensations=OrderOptions().compensations.model_copy(
+            update={"max_attempts": settings.compensation_max_attempts}
+        ),
+        review_threshold=settings.review_threshold,
+        review_timeout_s=settings.review_timeout_s,
+        activity_mode=settings.activity_mode,
+        status_search_attribute=settings.status_search_attribute,
+        status_updates=settings.status_updates,
+    )
+
+
+def build_service(
+    client: Client, store: Store, settings: Settings, options: OrderOptions | None = None
+) -> OrderService:
+    """The order service every door uses, over a connected client and the store."""
+    from orderflow.app.orders import OrderService
+
+    return OrderService(
+        client,
+        store,
+        settings.task_queue,
+        options or order_options(settings),
+        stall_after_s=settings.stall_after_s,
+    )
+
+
+async def connect_client(settings: Settings) -> Client:
+    """A Temporal client for ``settings`` (Decimal-exact, encrypted payloads).
+
+    Raises:
+        TemporalUnavailable: nothing answers at ``settings.temporal_address``.
+    """
+    from orderflow.app.errors import TemporalUnavailable
+    from orderflow.temporal.client import connect
+
+    try:
+        return await connect(settings)
+    except RuntimeError as err:
+        detail = str(err).strip().splitlines()[0][:200] if str(err).strip() else ""
+        raise TemporalUnavailable(settings.temporal_address, detail) from None
+
+
+@asynccontextmanager
+async def connected_service(settings: Settings) -> AsyncIterator[OrderService]:
+    """The order service on a fresh client and store, for as long as the block runs.
+
+    Raises:
+        TemporalUnavailable, StoreUnavailable.
+    """
+    client = await connect_client(settings)
+    store = await asyncio.to_thread(build_store, settings)
+    try:
+        yield build_service(client, store, settings)
+    finally:
+        store.engine.dispose()

@@ -84,6 +84,9 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=64 * 1024, ge=1)
     #: How long an API request waits for Temporal before answering 504.
     api_timeout_s: float = Field(default=30.0, gt=0)
+    #: A door waiting on an order says "nothing processes it" (no worker, or workers that
+    #: fail its tasks) once the order has made no progress for this long.
+    stall_after_s: float = Field(default=10.0, gt=0, le=3600)
 
     #: Payload encryption keys, "id:base64key,..." (empty: payloads are not encrypted).
     encryption_keys: SecretStr = SecretStr("")

@@ -25,6 +25,7 @@ from orderflow.config import Settings
 from orderflow.temporal.client import ensure_search_attributes
 from orderflow.temporal.sandbox import workflow_runner
 from orderflow.workflows.activities import OrderActivities
+from orderflow.workflows.observability import ORDER_STATUS
 from orderflow.workflows.order import OrderWorkflow
 from orderflow.workflows.reconcile import ReconcileWorkflow
 
@@ -82,7 +83,7 @@ async def run_worker(settings: Settings, client: Client) -> None:
     store = build_store(settings)
     activities = build_activities(store, settings)
     try:
-        await ensure_search_attributes(client)
+        await ensure_search_attributes(client, [ORDER_STATUS])
     except RPCError as err:
         log.warning("could not register the OrderStatus search attribute: %s", err.message)
     stop = asyncio.Event()

@@ -89,7 +89,11 @@ def test_a_crash_campaign_loses_nothing_and_leaves_a_clean_audit(data_dir: Path)
     assert figures["oversold_units"] == 0
     assert figures["audit"]["ok"] is True, figures["audit"]["violations"]
     assert figures["audit"]["violations"] == []
-    assert figures["completed"] + figures["failed"] + figures["needs_attention"] == ORDERS
+    assert (
+        figures["completed"] + figures["failed"] + figures["needs_attention"] + figures["refused"]
+        == ORDERS
+    )
+    assert figures["refused"] > 0  # the batch's invalid orders never start
     assert figures["completed"] > 0 and figures["failed"] > 0  # the batch fails on purpose
     assert "worker kills survived" in proc.stdout  # the human table precedes the JSON line
     assert "SIGKILL Temporal server" in proc.stdout
@@ -126,5 +130,5 @@ def test_a_hostile_fault_campaign_under_crashes_loses_nothing_and_leaves_a_clean
     for key in ("lost", "duplicate_charges", "orphaned", "oversold_units", "needs_attention"):
         assert figures[key] == 0, (key, figures)
     assert figures["audit"]["ok"] is True, figures["audit"]["violations"]
-    assert figures["completed"] + figures["failed"] == 40
+    assert figures["completed"] + figures["failed"] + figures["refused"] == 40
     assert processes_under(Path(figures["data_dir"])) == []

@@ -13,12 +13,11 @@ from pathlib import Path
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from orderflow.bootstrap import build_activities, build_store
+from orderflow.bootstrap import build_activities, build_service, build_store
 from orderflow.config import Settings
-from orderflow.lab.batch import run_batch
+from orderflow.lab.batch import audited, run_batch
 from orderflow.lab.samples import generate_orders
 from orderflow.lab.summary import RunReport
-from orderflow.temporal.client import order_options
 from orderflow.worker import running_worker
 
 ORDERFLOW = Path(sys.executable).parent / "orderflow"
@@ -38,15 +37,11 @@ async def demo_in_process(
     )
     store = build_store(settings)
     batch = f"e2e{uuid.uuid4().hex[:6]}-"
+    report = RunReport(mode="demo", batch=batch, orders=orders)
+    service = build_service(env.client, store, settings)
     async with running_worker(env.client, settings, build_activities(store, settings)):
-        return await run_batch(
-            env.client,
-            store,
-            generate_orders(orders, seed, batch),
-            task_queue=settings.task_queue,
-            batch=batch,
-            options=order_options(settings),
-        )
+        results = await run_batch(service, generate_orders(orders, seed, batch), report=report)
+    return audited(report, store, results)
 
 
 async def test_fifty_demo_orders_all_finish_with_a_clean_audit(
@@ -55,7 +50,8 @@ async def test_fifty_demo_orders_all_finish_with_a_clean_audit(
     report = await demo_in_process(temporal_env, data_dir, orders=50, seed=7)
 
     assert report.lost == 0
-    assert report.completed + report.failed + report.needs_attention == 50
+    assert report.completed + report.failed + report.needs_attention + report.refused == 50
+    assert report.refused > 0  # the batch's invalid orders are refused at the door
     assert report.audit.ok, report.audit.violations
     assert report.retries > 0  # the default fault rates were in force
     assert report.completed > 30

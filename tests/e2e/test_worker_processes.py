@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
+from orderflow.app.orders import start_order
 from orderflow.bootstrap import build_store
 from orderflow.config import Settings
 from orderflow.domain.catalog import CATALOG
 from orderflow.domain.status import OrderStatus
-from orderflow.temporal.client import start_order
 from tests.e2e.test_demo import free_port
 from tests.workflow.conftest import FAST
 from tests.workflow.helpers import an_order

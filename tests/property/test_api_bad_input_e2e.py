@@ -5,10 +5,10 @@ oversize bodies (with a Content-Length and chunked) are posted to ``POST /orders
 must be a 4xx ``application/problem+json`` naming the field at fault (413 for size), never
 a 5xx. Afterwards nothing may have been charged, reserved or shipped: the payment ledger,
 the reservations and the shipments are empty, the stock is untouched, the audit is clean,
-and the only order rows are the FAILED outcomes the workflow records for the orders its
-validation refused. Some refusals happen in the API's request schema, others only in the
-workflow's validation activity (unknown SKU, quantity over the maximum, blank city...),
-so both paths are covered. Bytes that are not UTF-8 JSON get a test of their own.
+no order left a row and no workflow was started for any of them. Some refusals happen in
+the API's request schema, others in the business rules the order service runs at the door
+(unknown SKU, quantity over the maximum, blank city...), so both paths are covered. Bytes
+that are not UTF-8 JSON get a test of their own.
 """
 
 from __future__ import annotations
@@ -24,19 +24,21 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import func, select
+from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
-from orderflow.app.orders import order_id_for_key
+from orderflow.app.orders import order_id_for_key, workflow_id
 from orderflow.config import Settings
 from orderflow.store import Store
 from orderflow.store.audit import run_audit
 from orderflow.store.tables import orders, payments, reservations, shipments
-from tests.e2e.test_api import Api, an_order, api_stack, eventually
+from tests.e2e.test_api import Api, an_order, api_stack
 from tests.property.conftest import MALFORMED, Payload, balanced_bad_payloads
 
 PROBLEM_JSON = "application/problem+json"
-#: The problem type of a refusal by the workflow's validation (after the request schema).
-BY_WORKFLOW = "urn:orderflow:problem:invalid-order"
+#: The problem type of a refusal by the business rules (after the request schema).
+BY_RULE = "urn:orderflow:problem:invalid-order"
 PER_KIND = 2
 CONCURRENCY = 8
 LIMIT = Settings().max_body_bytes  # what api_stack's app enforces (the default)
@@ -127,18 +129,20 @@ def outcome_rows(store: Store, prefix: str) -> dict[str, tuple[Any, ...]]:
         return {row[0]: tuple(row[1:]) for row in found}
 
 
-async def assert_nothing_charged_or_reserved(
-    api: Api, stock_before: dict[str, dict[str, int]], prefix: str, failed: set[str]
+async def assert_nothing_started(client: Client, order_ids: set[str]) -> None:
+    """No workflow exists for any of ``order_ids``: they were refused at the door."""
+    for order_id in sorted(order_ids):
+        with pytest.raises(RPCError) as err:
+            await client.get_workflow_handle(workflow_id(order_id)).describe()
+        assert err.value.status is RPCStatusCode.NOT_FOUND, order_id
+
+
+def assert_nothing_charged_or_reserved(
+    api: Api, stock_before: dict[str, dict[str, int]], prefix: str
 ) -> None:
-    """No payment, reservation or shipment anywhere; stock as it was; the audit clean. The
-    orders that reached the workflow (``failed``) record FAILED with no total, nothing to
-    compensate; no other order under ``prefix`` left a row."""
-    expected = {order_id: ("FAILED", None, False, False, False) for order_id in failed}
-    await eventually(
-        lambda: asyncio.to_thread(outcome_rows, api.store, prefix),
-        lambda found: found == expected,
-        f"{len(failed)} FAILED outcome(s) under {prefix}",
-    )
+    """No payment, reservation or shipment anywhere; stock as it was; the audit clean; no
+    order under ``prefix`` left a row (none of them ever started)."""
+    assert outcome_rows(api.store, prefix) == {}
     assert rows(api.store) == {"payments": 0, "reservations": 0, "shipments": 0}
     assert api.store.availability() == stock_before
     audit = run_audit(api.store.engine)
@@ -147,7 +151,7 @@ async def assert_nothing_charged_or_reserved(
 
 
 async def test_bad_orders_are_refused_naming_the_field_and_nothing_is_charged(
-    stack: Api,
+    stack: Api, temporal_env: WorkflowEnvironment
 ) -> None:
     api = stack
     prefix = f"bad-{uuid.uuid4().hex[:8]}-"
@@ -167,24 +171,25 @@ async def test_bad_orders_are_refused_naming_the_field_and_nothing_is_charged(
         return order_id, payload, response
 
     answers = await asyncio.gather(*(post(i, p) for i, p in enumerate(payloads)))
-    by_workflow: set[str] = set()
+    by_rule: set[str] = set()
     for order_id, payload, response in answers:
         judge(tally, payload.kind, response, payload.api_field)
         refused = response.headers.get("content-type") == PROBLEM_JSON
-        if refused and response.json().get("type") == BY_WORKFLOW:
-            by_workflow.add(order_id)
+        if refused and response.json().get("type") == BY_RULE:
+            by_rule.add(order_id)
 
     print(
         tally.line(f"e2e bad orders, {len(payloads) // PER_KIND} kinds")
-        + f"; refused by the request schema: {len(payloads) - len(by_workflow)}, "
-        f"by the workflow's validation: {len(by_workflow)}"
+        + f"; refused by the request schema: {len(payloads) - len(by_rule)}, "
+        f"by the business rules at the door: {len(by_rule)}"
     )
     assert tally.server_errors == 0
     assert not tally.wrong, "\n".join(tally.wrong)
     assert tally.rejected_correctly == len(payloads)
     assert tally.statuses[422] == len(payloads)
-    assert by_workflow, "no payload reached the workflow's validation"
-    await assert_nothing_charged_or_reserved(api, stock_before, prefix, by_workflow)
+    assert by_rule, "no payload reached the business rules"
+    await assert_nothing_started(temporal_env.client, {order_id for order_id, _, _ in answers})
+    assert_nothing_charged_or_reserved(api, stock_before, prefix)
 
 
 def padded_order(size: int, order_id: str) -> bytes:
@@ -241,7 +246,7 @@ async def test_oversize_bodies_are_413_with_or_without_a_content_length(stack: A
     for order_id in sent:  # no workflow was started for any of them
         for candidate in (order_id, order_id_for_key(order_id)):
             assert (await api.client.get(f"/orders/{candidate}")).status_code == 404
-    await assert_nothing_charged_or_reserved(api, stock_before, prefix, set())
+    assert_nothing_charged_or_reserved(api, stock_before, prefix)
 
 
 async def test_bytes_that_are_not_json_are_4xx_naming_the_body_never_5xx(stack: Api) -> None:
@@ -251,7 +256,6 @@ async def test_bytes_that_are_not_json_are_4xx_naming_the_body_never_5xx(stack: 
     prefix = f"raw-{uuid.uuid4().hex[:8]}-"
     stock_before = api.store.availability()
     tally = Tally()
-    by_workflow: set[str] = set()
 
     for index, (name, raw) in enumerate(sorted(MALFORMED.items())):
         order_id = f"{prefix}{index}"
@@ -262,12 +266,10 @@ async def test_bytes_that_are_not_json_are_4xx_naming_the_body_never_5xx(stack: 
         )
         # A lone surrogate is valid JSON: the field that holds it is named instead.
         judge(tally, name, response, "address.name" if "surrogate" in name else "body")
-        if response.status_code == 422 and response.json().get("type") == BY_WORKFLOW:
-            by_workflow.add(order_id)
 
     print(tally.line("e2e malformed bodies"))
     try:
-        await assert_nothing_charged_or_reserved(api, stock_before, prefix, by_workflow)
+        assert_nothing_charged_or_reserved(api, stock_before, prefix)
     except AssertionError as err:
         tally.wrong.append(f"the database: {err}")
     assert tally.server_errors == 0, "\n".join(tally.wrong)

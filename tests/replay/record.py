@@ -18,10 +18,10 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from orderflow.adapters.faults import Fault, ScriptedFaults
+from orderflow.app.orders import start_order
 from orderflow.domain.catalog import CATALOG
 from orderflow.domain.models import LineItem
 from orderflow.store import Store, make_engine
-from orderflow.temporal.client import start_order
 from orderflow.temporal.devserver import search_attribute_args, temporal_binary
 from tests.workflow.conftest import FAST, make_activities, worker_for
 from tests.workflow.helpers import an_order

@@ -64,4 +64,4 @@ async def test_a_body_of_exactly_the_limit_is_accepted() -> None:
         )
 
     assert response.status_code == 201
-    assert service.calls == ["status", "submit"]
+    assert service.calls == ["submit"]  # one call: the answer says new or repeat

@@ -9,7 +9,7 @@ from temporalio.client import WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.service import RPCError, RPCStatusCode
 
 from orderflow.api.problems import field_path
-from orderflow.app.orders import ConflictError, OrderRejected
+from orderflow.app.errors import ConflictError, OrderRejected
 from tests.unit.test_api_support import AUTH, FakeService, an_order_body, client_for, fake_app
 
 PROBLEM_KEYS = {"type", "title", "status", "detail", "instance", "errors"}
@@ -83,9 +83,8 @@ async def test_a_body_that_is_not_a_json_object_is_422_naming_the_body(
 
 async def test_an_order_the_domain_rejects_is_422_with_the_domain_field_and_rule() -> None:
     service = FakeService()
-    service.fail["submit"] = OrderRejected(
-        "validate: InvalidOrder: items[0].quantity: must be a positive whole number",
-        "items[0].quantity",
+    service.fail["submit"] = OrderRejected.one(
+        "items[0].quantity", "must be a positive whole number"
     )
     async with client_for(fake_app(service)) as client:
         response = await client.post("/orders", json=an_order_body(), headers=AUTH)

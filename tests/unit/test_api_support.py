@@ -12,13 +12,8 @@ import httpx
 from fastapi import FastAPI
 
 from orderflow.api import create_app
-from orderflow.app.orders import (
-    ConflictError,
-    OrderNotFound,
-    OrderRejected,
-    OrderSummary,
-    StockLevel,
-)
+from orderflow.app.errors import ConflictError, OrderNotFound, OrderRejected
+from orderflow.app.orders import OrderSummary, StockLevel, Submission
 from orderflow.config import Settings
 from orderflow.domain.catalog import WAREHOUSES
 from orderflow.domain.models import Order, OrderTotal, PricedLine
@@ -78,7 +73,7 @@ class FakeService:
         if method in self.hang:
             await asyncio.Event().wait()
 
-    async def submit(self, order: Order) -> PricedOrder:
+    async def submit(self, order: Order) -> Submission:
         await self._enter("submit")
         known = self.orders.get(order.order_id)
         if known is not None and known != order:
@@ -89,13 +84,15 @@ class FakeService:
             PricedLine(sku=i.sku, quantity=i.quantity, unit_price=Decimal("19.99"), weight_grams=1)
             for i in order.items
         ]
-        return PricedOrder(
+        priced = PricedOrder(
             order_id=order.order_id,
             status=OrderStatus.VALIDATED,
             total=TOTAL,
             lines=lines,
             needs_review=False,
+            repeat=known is not None,
         )
+        return Submission(order=priced, new=known is None)
 
     async def status(self, order_id: str) -> OrderState:
         await self._enter("status")
@@ -157,8 +154,8 @@ class FakeService:
     def restock(self, sku: str, units: int, warehouse: str) -> StockLevel:
         self.calls.append("restock")
         if (warehouse, sku) not in self.stock:
-            raise OrderRejected(
-                f"unknown SKU {sku!r} or warehouse {warehouse!r}", "sku", "InvalidRestock"
+            raise OrderRejected.one(
+                "sku", f"unknown SKU {sku!r} or warehouse {warehouse!r}", "InvalidRestock"
             )
         self.stock[warehouse, sku] += units
         return StockLevel(warehouse=warehouse, sku=sku, available=self.stock[warehouse, sku])

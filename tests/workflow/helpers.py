@@ -8,10 +8,10 @@ from decimal import Decimal
 from sqlalchemy import func, select
 from temporalio.client import Client, WorkflowHandle
 
+from orderflow.app.orders import workflow_id
 from orderflow.domain.models import Address, LineItem, Order
 from orderflow.store import Store
 from orderflow.store.tables import payments, reservations, shipments
-from orderflow.temporal.client import workflow_id
 from orderflow.workflows.messages import OrderInput, OrderOptions, OrderResult
 from orderflow.workflows.order import OrderWorkflow
 

@@ -12,11 +12,11 @@ from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
+from orderflow.app.orders import start_order, workflow_id
 from orderflow.domain.catalog import CATALOG, WAREHOUSES
 from orderflow.domain.models import LineItem, ReservationReceipt, ShipmentReceipt, ShippingQuote
 from orderflow.domain.status import OrderStatus
 from orderflow.store import Store
-from orderflow.temporal.client import start_order, workflow_id
 from orderflow.workflows.messages import (
     CancelRequest,
     OrderInput,

@@ -17,13 +17,13 @@ from temporalio.exceptions import CancelledError
 from temporalio.testing import WorkflowEnvironment
 
 from orderflow.adapters.faults import NO_FAULTS, Fault, ScriptedFaults
+from orderflow.app.orders import start_order
 from orderflow.domain.models import LineItem, ShippingQuote
 from orderflow.domain.pricing import price_order
 from orderflow.domain.status import OrderStatus
 from orderflow.domain.validation import validate_order
 from orderflow.store import Store
 from orderflow.store.audit import run_audit
-from orderflow.temporal.client import start_order
 from orderflow.workflows.messages import (
     ACTIVITY_MODES,
     OrderResult,

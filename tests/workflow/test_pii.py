@@ -13,10 +13,11 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from orderflow.api.app import create_app
+from orderflow.app.orders import start_order
 from orderflow.config import Settings
 from orderflow.domain.status import OrderStatus
 from orderflow.store import Store
-from orderflow.temporal.client import converter_for, start_order
+from orderflow.temporal.client import converter_for
 from orderflow.temporal.codec import ENCODING, new_key_entry
 from orderflow.workflows.order import OrderWorkflow
 from tests.workflow.conftest import FAST, make_activities, worker_for

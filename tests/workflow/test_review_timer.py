@@ -13,9 +13,9 @@ import pytest
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from orderflow.app.orders import start_order
 from orderflow.domain.status import OrderStatus
 from orderflow.store import Store
-from orderflow.temporal.client import start_order
 from orderflow.temporal.devserver import search_attribute_args, temporal_binary
 from tests.workflow.conftest import FAST, make_activities, worker_for
 from tests.workflow.helpers import an_order, ledger

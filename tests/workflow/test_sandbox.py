@@ -22,10 +22,10 @@ from temporalio.worker import UnsandboxedWorkflowRunner, Worker, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 from temporalio.worker.workflow_sandbox._runner import _Instance
 
+from orderflow.app.orders import start_order
 from orderflow.config import Settings
 from orderflow.domain.status import OrderStatus
 from orderflow.store import Store
-from orderflow.temporal.client import start_order
 from orderflow.temporal.sandbox import (
     TESTED_SDK,
     FastSandboxedWorkflowRunner,

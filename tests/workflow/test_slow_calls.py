@@ -10,10 +10,10 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from orderflow.adapters.faults import Fault, ScriptedFaults
+from orderflow.app.orders import start_order
 from orderflow.domain.status import OrderStatus
 from orderflow.store import Store
 from orderflow.store.audit import run_audit
-from orderflow.temporal.client import start_order
 from orderflow.workflows.messages import ACTIVITY_MODES, RetryOptions
 from tests.workflow.conftest import FAST, STOCK, make_activities, worker_for
 from tests.workflow.helpers import an_order, ledger, units_held

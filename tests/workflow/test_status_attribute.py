@@ -15,10 +15,10 @@ from temporalio.client import WorkflowHandle
 from temporalio.converter import decode_typed_search_attributes
 from temporalio.testing import WorkflowEnvironment
 
+from orderflow.app.orders import start_order
 from orderflow.domain.models import LineItem
 from orderflow.domain.status import OrderStatus
 from orderflow.store import Store
-from orderflow.temporal.client import start_order
 from orderflow.workflows.messages import OrderOptions, OrderResult, ReviewDecision
 from orderflow.workflows.observability import ORDER_STATUS
 from orderflow.workflows.order import OrderWorkflow

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -32,24 +31,6 @@ problems list each field at fault in `errors`. Money is a decimal string (`"51.9
 """
 
 
-@asynccontextmanager
-async def _connected(settings: Settings) -> AsyncIterator[OrderService]:
-    """An OrderService on a fresh Temporal client and store, for as long as the block runs."""
-    from orderflow.bootstrap import build_store
-    from orderflow.temporal.client import connect, order_options
-
-    try:
-        client = await connect(settings)
-    except RuntimeError as err:
-        log.error("cannot reach Temporal at %s: %s", settings.temporal_address, err)
-        raise
-    store = await asyncio.to_thread(build_store, settings)
-    try:
-        yield OrderService(client, store, settings.task_queue, order_options(settings))
-    finally:
-        store.engine.dispose()
-
-
 def _lifespan(context: ApiContext) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -58,7 +39,9 @@ def _lifespan(context: ApiContext) -> Callable[[FastAPI], AbstractAsyncContextMa
         if context.service is not None:  # injected (tests): nothing to connect
             yield
             return
-        async with _connected(context.settings) as service:
+        from orderflow.bootstrap import connected_service
+
+        async with connected_service(context.settings) as service:
             context.service = service
             context.health = service_health(service)
             log.info(

@@ -13,11 +13,11 @@ from temporalio.client import RPCTimeoutOrCancelledError
 
 from orderflow.api.auth import ApiKeys
 from orderflow.api.problems import NotReady, UpstreamTimeout
-from orderflow.app.orders import OrderSummary, StockLevel
+from orderflow.app.orders import OrderSummary, StockLevel, Submission
 from orderflow.config import Settings
 from orderflow.domain.models import Order
 from orderflow.domain.status import OrderStatus
-from orderflow.workflows.messages import OrderResult, OrderState, PricedOrder, ReviewDecision
+from orderflow.workflows.messages import OrderResult, OrderState, ReviewDecision
 
 T = TypeVar("T")
 
@@ -28,7 +28,7 @@ HealthCheck = Callable[[], Awaitable[dict[str, bool]]]
 class OrderBackend(Protocol):
     """What the API needs of :class:`orderflow.app.orders.OrderService` (tests pass a fake)."""
 
-    async def submit(self, order: Order) -> PricedOrder: ...
+    async def submit(self, order: Order) -> Submission: ...
 
     async def status(self, order_id: str) -> OrderState: ...
 

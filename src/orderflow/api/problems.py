@@ -22,7 +22,15 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.client import RPCTimeoutOrCancelledError
 from temporalio.service import RPCError
 
-from orderflow.app.orders import ConflictError, OrderNotFound, OrderRejected
+from orderflow.app.errors import (
+    ConflictError,
+    NoWorker,
+    OrderNotFound,
+    OrderRejected,
+    StoreUnavailable,
+    TemporalUnavailable,
+)
+from orderflow.app.intake import field_path, rule_of
 
 log = logging.getLogger("orderflow.api")
 
@@ -89,39 +97,13 @@ def kebab(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "-", name).lower()
 
 
-def field_path(loc: Sequence[int | str]) -> str:
-    """``("body", "items", 0, "quantity")`` -> ``items[0].quantity`` (the domain's notation)."""
-    parts = list(loc)
-    if parts and parts[0] in ("body", "query", "path", "header", "cookie"):
-        where = str(parts.pop(0))
-        if not parts or isinstance(parts[0], int):
-            # The whole body (missing, not JSON, or a JSON syntax error at a position).
-            return where
-    path = ""
-    for part in parts:
-        if isinstance(part, int):
-            path += f"[{part}]"
-        else:
-            path += f".{part}" if path else str(part)
-    return path
-
-
 def _validation_errors(exc: RequestValidationError) -> list[FieldError]:
-    found: list[FieldError] = []
-    for error in exc.errors():
-        message = str(error.get("msg", "is invalid"))
-        context = error.get("ctx") or {}
-        if error.get("type") == "json_invalid" and "error" in context:
-            message = f"{message}: {context['error']}"
-        # Deliberately no "input": it would echo payment tokens back (and into logs).
-        found.append(FieldError(field=field_path(error.get("loc", ())), message=message))
-    return found
-
-
-def _rule_of(message: str, field: str) -> str:
-    """The rule part of a domain message ('validate: InvalidOrder: items[0].sku: unknown')."""
-    marker = f"{field}: "
-    return message.split(marker, 1)[1] if field and marker in message else message
+    # The same words as every other door (``intake.rule_of``); deliberately no "input": it
+    # would echo payment tokens back (and into logs).
+    return [
+        FieldError(field=field_path(error.get("loc", ())), message=rule_of(error))
+        for error in exc.errors()
+    ]
 
 
 async def _on_validation(request: Request, exc: Exception) -> JSONResponse:
@@ -165,15 +147,12 @@ async def _on_http(request: Request, exc: Exception) -> JSONResponse:
 
 async def _on_rejected(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, OrderRejected)
-    message = str(exc)
-    rule = _rule_of(message, exc.field)
-    field = exc.field or "order"
     return problem_response(
         422,
-        f"{field}: {rule}",
+        str(exc),
         kind=kebab(exc.error_type or "InvalidOrder"),
         title="The request breaks a rule",
-        errors=[FieldError(field=field, message=rule)],
+        errors=[FieldError(field=e.field, message=e.rule) for e in exc.errors],
         instance=request.url.path,
     )
 
@@ -185,9 +164,10 @@ async def _on_conflict(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _on_not_found(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, OrderNotFound)
     return problem_response(
         404,
-        f"no order with id {exc.args[0] if exc.args else ''!r}",
+        str(exc),
         kind="order-not-found",
         title="Order not found",
         instance=request.url.path,
@@ -204,6 +184,31 @@ async def _on_temporal(request: Request, exc: Exception) -> JSONResponse:
         title="Temporal unavailable",
         instance=request.url.path,
         headers={"Retry-After": "5"},
+    )
+
+
+async def _on_temporal_down(request: Request, exc: Exception) -> JSONResponse:
+    log.warning("Temporal unavailable for %s: %s", request.url.path, exc)
+    return problem_response(
+        503,
+        str(exc),
+        kind="temporal-unavailable",
+        title="Temporal unavailable",
+        instance=request.url.path,
+        headers={"Retry-After": "5"},
+    )
+
+
+async def _on_no_worker(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, NoWorker)
+    log.warning("no progress for %s: %s", request.url.path, exc)
+    return problem_response(
+        503,
+        str(exc),
+        kind="no-worker",
+        title="Nothing processes the order",
+        instance=request.url.path,
+        headers={"Retry-After": "10"},
     )
 
 
@@ -262,7 +267,10 @@ def install_problem_handlers(app: FastAPI) -> None:
         ConflictError: _on_conflict,
         OrderNotFound: _on_not_found,
         RPCError: _on_temporal,
+        TemporalUnavailable: _on_temporal_down,
+        NoWorker: _on_no_worker,
         OperationalError: _on_database,
+        StoreUnavailable: _on_database,
         UpstreamTimeout: _on_timeout,
         RPCTimeoutOrCancelledError: _on_timeout,
         NotReady: _on_not_ready,

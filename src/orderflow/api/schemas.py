@@ -1,28 +1,28 @@
 """Request and response bodies. Money is Decimal, written in JSON as a string ("51.98").
 
-Request schemas check shape and type only (unknown fields are refused, quantities must be
-JSON integers); the business rules (known SKU, positive quantity, two-letter country...)
-stay in ``orderflow.domain.validation`` and come back as 422 problems naming the field.
+The order a client posts is ``orderflow.app.intake.OrderCreate``, the one strict model every
+door reads orders with (unknown fields refused, quantities JSON integers, bounded strings);
+the business rules (known SKU, positive quantity, two-letter country...) run in the order
+service before anything starts and come back as 422 problems naming the field.
 """
 
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, Field, field_validator
 
-from orderflow.domain.catalog import DEFAULT_WAREHOUSE, WAREHOUSES
-from orderflow.domain.models import (
-    Address,
-    LineItem,
-    Order,
-    OrderTotal,
-    ReservedLine,
-    ServiceLevel,
+from orderflow.app.intake import (
+    AddressCreate,
+    LineItemCreate,
+    OrderCreate,
+    StrictModel,
 )
+from orderflow.domain.catalog import DEFAULT_WAREHOUSE, WAREHOUSES
+from orderflow.domain.models import OrderTotal, ReservedLine
 from orderflow.domain.status import OrderStatus
-from orderflow.domain.validation import MAX_TEXT, ORDER_ID_PATTERN
+from orderflow.domain.validation import MAX_TEXT
 from orderflow.workflows.messages import (
     CompensationRecord,
     OrderResult,
@@ -30,65 +30,6 @@ from orderflow.workflows.messages import (
     PricedOrder,
     ShipmentOutcome,
 )
-
-
-class _Request(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    @field_validator("*", mode="after")
-    @classmethod
-    def _valid_unicode(cls, value: Any) -> Any:
-        # JSON may escape lone UTF-16 surrogates ("\ud800"); they cannot be encoded
-        # anywhere downstream, so refuse them here, naming the field.
-        if isinstance(value, str):
-            try:
-                value.encode("utf-8")
-            except UnicodeEncodeError:
-                raise ValueError("must be valid Unicode text (no lone surrogates)") from None
-        return value
-
-
-class LineItemCreate(_Request):
-    """One line: which SKU and how many (a JSON integer; 1.0 or "1" are refused)."""
-
-    sku: str = Field(examples=["TEE-BLACK-M"])
-    quantity: int = Field(strict=True, examples=[2])
-
-
-class AddressCreate(_Request):
-    """Where to ship. Every field is required; country is a two-letter ISO code."""
-
-    name: str = Field(examples=["Ada Lovelace"])
-    line1: str = Field(examples=["12 Analytical Way"])
-    city: str = Field(examples=["London"])
-    postal_code: str = Field(examples=["N1 9GU"])
-    country: str = Field(examples=["GB"])
-
-
-class OrderCreate(_Request):
-    """An order as a client submits it; ``order_id`` is optional (see POST /orders)."""
-
-    order_id: str | None = Field(
-        default=None,
-        pattern=ORDER_ID_PATTERN.pattern,
-        description="Your id for the order; default: derived from Idempotency-Key, or new.",
-    )
-    customer_id: str = Field(default="", max_length=MAX_TEXT)
-    items: list[LineItemCreate] = Field(min_length=1)
-    address: AddressCreate
-    payment_token: str = Field(repr=False, examples=["tok_visa"])
-    service_level: ServiceLevel = ServiceLevel.STANDARD
-
-    def to_order(self, order_id: str) -> Order:
-        """The domain order under ``order_id``."""
-        return Order(
-            order_id=order_id,
-            customer_id=self.customer_id,
-            items=[LineItem(sku=item.sku, quantity=item.quantity) for item in self.items],
-            address=Address(**self.address.model_dump()),
-            payment_token=self.payment_token,
-            service_level=self.service_level,
-        )
 
 
 class OrderLinePublic(BaseModel):
@@ -196,13 +137,13 @@ class OrderPublic(BaseModel):
         )
 
 
-class OrderCancel(_Request):
+class OrderCancel(StrictModel):
     """Why the order is cancelled."""
 
     reason: str = Field(default="", max_length=MAX_TEXT, examples=["customer changed their mind"])
 
 
-class OrderReview(_Request):
+class OrderReview(StrictModel):
     """A reviewer's decision on an order awaiting review."""
 
     approved: bool = Field(strict=True)
@@ -210,7 +151,7 @@ class OrderReview(_Request):
     note: str = Field(default="", max_length=MAX_TEXT)
 
 
-class Restock(_Request):
+class Restock(StrictModel):
     """Units to add to one warehouse's shelf."""
 
     warehouse: str = Field(default=DEFAULT_WAREHOUSE, json_schema_extra={"enum": list(WAREHOUSES)})
@@ -230,3 +171,16 @@ class HealthPublic(BaseModel):
     status: Literal["ok", "degraded"]
     temporal: bool
     database: bool
+
+
+__all__ = [
+    "AddressCreate",
+    "HealthPublic",
+    "LineItemCreate",
+    "OrderCancel",
+    "OrderCreate",
+    "OrderPublic",
+    "OrderReview",
+    "PricedOrderPublic",
+    "Restock",
+]

@@ -1,29 +1,54 @@
-"""Application service: what the CLI and the REST API do with orders, in one place.
+"""The order service: what every door (CLI, API, console, demo, chaos, bench) does with
+orders, in one place.
 
-Entry points only translate input into these calls and these errors into responses.
+Doors only translate input into these calls and the errors of ``orderflow.app.errors``
+into their answers. The rules that need no outside world run here, at the door, before any
+workflow starts: an invalid order is refused naming its field and never becomes a
+workflow. Orders that have finished are read from their history, so no worker is needed to
+look at them; a call that waits on a running order watches it and gives up with
+``NoWorker`` when nothing progresses.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
-from typing import Any
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from pydantic import BaseModel
 from temporalio.client import (
     Client,
     WithStartWorkflowOperation,
     WorkflowExecutionStatus,
+    WorkflowFailureError,
+    WorkflowHandle,
     WorkflowUpdateFailedError,
 )
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from orderflow.domain.models import Order
+from orderflow.app.errors import (
+    ConflictError,
+    FieldError,
+    OrderNotFound,
+    OrderRejected,
+    TemporalUnavailable,
+)
+from orderflow.app.watch import Watchman
+from orderflow.domain.errors import InvalidOrder
+from orderflow.domain.models import Order, Product
+from orderflow.domain.pricing import order_digest
 from orderflow.domain.status import OrderStatus
+from orderflow.domain.validation import ORDER_ID_PATTERN, validate_order
 from orderflow.store import Store
-from orderflow.temporal.client import initial_search_attributes, workflow_id
 from orderflow.workflows.messages import (
     CancelRequest,
     OrderInput,
@@ -31,28 +56,66 @@ from orderflow.workflows.messages import (
     OrderResult,
     OrderState,
     PricedOrder,
+    PricedRequest,
     Resolution,
     ReviewDecision,
 )
 from orderflow.workflows.observability import ORDER_STATUS
 from orderflow.workflows.order import OrderWorkflow
 
-
-class OrderNotFound(LookupError):
-    """No order with that id."""
-
-
-class OrderRejected(ValueError):
-    """The order (or a request about it) breaks a rule; ``field`` names where if known."""
-
-    def __init__(self, message: str, field: str = "", error_type: str = "InvalidOrder") -> None:
-        super().__init__(message)
-        self.field = field
-        self.error_type = error_type
+T = TypeVar("T")
+Handle = WorkflowHandle[OrderWorkflow, OrderResult]
 
 
-class ConflictError(RuntimeError):
-    """The request conflicts with the order's state (e.g. cancel after shipment)."""
+def workflow_id(order_id: str) -> str:
+    """One workflow per order id: submitting the same order twice never starts a second saga."""
+    return f"order-{order_id}"
+
+
+def order_id_for_key(idempotency_key: str) -> str:
+    """A stable order id for a client's Idempotency-Key (same key, same order)."""
+    return "k-" + hashlib.sha256(idempotency_key.encode()).hexdigest()[:24]
+
+
+def new_order_id() -> str:
+    """A fresh order id, for doors whose caller gave none."""
+    return f"o-{uuid.uuid4().hex[:24]}"
+
+
+def initial_search_attributes(options: OrderOptions | None) -> TypedSearchAttributes | None:
+    """OrderStatus=RECEIVED from the first moment, so list filters see new orders."""
+    if options is not None and not options.status_search_attribute:
+        return None
+    return TypedSearchAttributes([SearchAttributePair(ORDER_STATUS, OrderStatus.RECEIVED.value)])
+
+
+async def start_order(
+    client: Client, order: Order, task_queue: str, options: OrderOptions | None = None
+) -> Handle:
+    """Start the order's workflow, or return the handle of the one already started.
+
+    The bare start, without the door's checks: workflow tests and the bench's engine
+    baselines use it; doors use ``OrderService``.
+    """
+    try:
+        return await client.start_workflow(
+            OrderWorkflow.run,
+            OrderInput(order=order, options=options or OrderOptions()),
+            id=workflow_id(order.order_id),
+            task_queue=task_queue,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            search_attributes=initial_search_attributes(options),
+        )
+    except WorkflowAlreadyStartedError:
+        return client.get_workflow_handle_for(OrderWorkflow.run, workflow_id(order.order_id))
+
+
+class Submission(BaseModel):
+    """What a submission answers: the priced order, and whether this call started it."""
+
+    order: PricedOrder
+    new: bool
 
 
 class OrderSummary(BaseModel):
@@ -71,207 +134,297 @@ class StockLevel(BaseModel):
     available: int
 
 
-def order_id_for_key(idempotency_key: str) -> str:
-    """A stable order id for a client's Idempotency-Key (same key, same order)."""
-    return "k-" + hashlib.sha256(idempotency_key.encode()).hexdigest()[:24]
-
-
-def _field_of(message: str) -> str:
-    """The field named by an InvalidOrder message ('validate: InvalidOrder: items[0].sku: ...')."""
-    parts = [part.strip() for part in message.split(":")]
-    if "InvalidOrder" in parts:
-        index = parts.index("InvalidOrder")
-        if index + 1 < len(parts):
-            return parts[index + 1]
-    return ""
-
-
 class OrderService:
-    """Submit, inspect, cancel and review orders; read and restock inventory."""
+    """Submit, start, inspect, wait for, cancel, review and settle orders; read and restock
+    inventory."""
 
     def __init__(
-        self, client: Client, store: Store, task_queue: str, options: OrderOptions | None = None
+        self,
+        client: Client,
+        store: Store,
+        task_queue: str,
+        options: OrderOptions | None = None,
+        *,
+        stall_after_s: float = 10.0,
     ) -> None:
         self.client = client
         self.store = store
         self.task_queue = task_queue
         self.options = options or OrderOptions()
+        #: How long a waiting call lets an order make no progress before it says so.
+        self.watch = Watchman(client, stall_after_s)
+        self._catalog: dict[str, Product] | None = None
 
-    async def submit(self, order: Order) -> PricedOrder:
-        """Start the order (update-with-start) and answer with its validated, priced form.
+    # -- the door's checks ------------------------------------------------------------------
 
-        Submitting the same order id again attaches to the existing order: no second saga.
+    def check(self, order: Order) -> None:
+        """The rules that need no outside world, against the catalog.
 
         Raises:
-            OrderRejected: the order is invalid (nothing was charged or reserved).
-            ConflictError: the order id is already used by a different order.
+            OrderRejected: naming the first field that breaks a rule.
         """
+        if self._catalog is None:
+            self._catalog = self.store.catalog()
+        try:
+            validate_order(order, self._catalog)
+        except InvalidOrder as err:
+            raise OrderRejected.one(err.field, err.rule) from None
+
+    def _input(self, order: Order, submission: str = "") -> OrderInput:
+        return OrderInput(order=order, options=self.options, submission=submission)
+
+    # -- starting orders --------------------------------------------------------------------
+
+    async def submit(self, order: Order) -> Submission:
+        """Check the order, start it (update-with-start) and answer with its priced form.
+
+        Submitting the same order id again attaches to the existing order: no second saga,
+        and the answer says it was a repeat. Watched while it waits: a stalled start ends
+        in ``NoWorker`` (the order stays accepted and runs once a worker does).
+
+        Raises:
+            OrderRejected: the order is invalid (nothing was started, charged or reserved).
+            ConflictError: the order id is already used by a different order.
+            NoWorker, TemporalUnavailable.
+        """
+        self.check(order)
+        submission = uuid.uuid4().hex
         start = WithStartWorkflowOperation(
             OrderWorkflow.run,
-            OrderInput(order=order, options=self.options),
+            self._input(order, submission),
             id=workflow_id(order.order_id),
             task_queue=self.task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             search_attributes=initial_search_attributes(self.options),
         )
+        request = PricedRequest(submission=submission, digest=order_digest(order))
+        call = self.client.execute_update_with_start_workflow(
+            OrderWorkflow.priced, request, start_workflow_operation=start
+        )
         try:
-            priced = await self.client.execute_update_with_start_workflow(
-                OrderWorkflow.priced, start_workflow_operation=start
-            )
+            priced = await self.watch.wait(call, workflow_id(order.order_id), self.task_queue)
         except WorkflowUpdateFailedError as err:
-            cause = err.cause
-            if isinstance(cause, ApplicationError):
-                raise OrderRejected(
-                    cause.message, _field_of(cause.message), cause.type or "InvalidOrder"
-                ) from err
-            raise
+            raise _refused(err) from None
         except WorkflowAlreadyStartedError:
             # The id belongs to an order that has finished: answer with that order.
-            return await self._priced_from_closed(order, start)
+            return await self._closed_submission(order, start)
         except RPCError as err:
             if err.status is RPCStatusCode.ALREADY_EXISTS:
-                return await self._priced_from_closed(order, start)
-            raise
-        await self._check_same_order(order)
-        return priced
+                return await self._closed_submission(order, start)
+            raise self._unavailable(err) from err
+        return Submission(order=priced, new=not priced.repeat)
 
-    async def _priced_from_closed(
+    async def start(self, order: Order, *, eager: bool = False) -> bool:
+        """Check the order and start it without waiting; False if it was already started.
+
+        For batches (demo, chaos, bench): one call per order, no answer to wait for.
+        ``eager``: ask for the first workflow task in the start's answer (only useful when
+        the worker shares this client, as the bench's fastest configuration does).
+
+        Raises:
+            OrderRejected: the order is invalid (nothing was started).
+            ConflictError: the id belongs to a different order.
+            TemporalUnavailable.
+        """
+        self.check(order)
+        try:
+            await self.client.start_workflow(
+                OrderWorkflow.run,
+                self._input(order),
+                id=workflow_id(order.order_id),
+                task_queue=self.task_queue,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+                search_attributes=initial_search_attributes(self.options),
+                request_eager_start=eager,
+            )
+        except WorkflowAlreadyStartedError:
+            stored = await self._stored_input(order.order_id)
+            if stored is not None and order_digest(stored.order) != order_digest(order):
+                raise ConflictError(_reused(order.order_id)) from None
+            return False
+        except RPCError as err:
+            raise self._unavailable(err) from err
+        return True
+
+    async def _closed_submission(
         self, order: Order, start: WithStartWorkflowOperation[Any, Any]
-    ) -> PricedOrder:
+    ) -> Submission:
         # The start operation holds the same error; read it so asyncio does not log it.
         with contextlib.suppress(WorkflowAlreadyStartedError, RPCError):
             await start.workflow_handle()
+        stored = await self._stored_input(order.order_id)
+        if stored is not None and order_digest(stored.order) != order_digest(order):
+            raise ConflictError(_reused(order.order_id))
         state = await self.status(order.order_id)
-        self._check_same(order, state)
         if state.total is None:
+            if state.invalid is not None:
+                raise OrderRejected.one(state.invalid.field, state.invalid.rule)
             raise OrderRejected(
-                state.reason or "order failed",
-                _field_of(state.reason),
+                [FieldError("order", state.reason or "the order failed before it was priced")],
                 state.error_type or "OrderFailed",
             )
-        return PricedOrder(
-            order_id=order.order_id,
-            status=state.status,
-            total=state.total,
-            lines=state.lines,
-            needs_review=state.needs_review,
+        return Submission(
+            order=PricedOrder(
+                order_id=order.order_id,
+                status=state.status,
+                total=state.total,
+                lines=state.lines,
+                needs_review=state.needs_review,
+                repeat=True,
+            ),
+            new=False,
         )
 
-    async def _check_same_order(self, order: Order) -> None:
-        state = await self.status(order.order_id)
-        self._check_same(order, state)
-
-    @staticmethod
-    def _check_same(order: Order, state: OrderState) -> None:
-        if state.order is not None and state.order != order:
-            raise ConflictError(f"order id {order.order_id!r} is already used by a different order")
+    # -- reading orders ---------------------------------------------------------------------
 
     async def status(self, order_id: str) -> OrderState:
-        """The order's current state (works while running and after it finished)."""
-        handle = self.client.get_workflow_handle_for(OrderWorkflow.run, workflow_id(order_id))
-        try:
-            return await handle.query(OrderWorkflow.status)
-        except RPCError as err:
-            if err.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.INVALID_ARGUMENT):
-                raise OrderNotFound(order_id) from err
-            raise
+        """The order's state: asked of the running workflow, or read from a finished one's
+        history (no worker needed).
+
+        Raises:
+            OrderNotFound; NoWorker (running, but nothing answers); TemporalUnavailable.
+        """
+        handle = self._handle(order_id)
+        running = await self._describe(order_id)
+        if running:
+            try:
+                return await self.watch.wait(
+                    handle.query(OrderWorkflow.status), handle.id, self.task_queue
+                )
+            except RPCError as err:
+                if err.status is not RPCStatusCode.NOT_FOUND:
+                    raise self._unavailable(err) from err
+                # It finished between the two calls: read its history below.
+        return self._state_of(await self.result(order_id), await self._stored_input(order_id))
 
     async def result(self, order_id: str) -> OrderResult:
-        """Wait for the order's outcome."""
-        handle = self.client.get_workflow_handle_for(OrderWorkflow.run, workflow_id(order_id))
-        return await handle.result()
+        """Wait for the order's outcome (at once for a finished order), watching it.
+
+        Raises:
+            OrderNotFound; NoWorker; TemporalUnavailable.
+        """
+        handle = self._handle(order_id)
+        try:
+            return await self.watch.wait(handle.result(), handle.id, self.task_queue)
+        except WorkflowFailureError as err:
+            return self.watch.result_of_failure(order_id, err)
+        except RPCError as err:
+            if err.status is RPCStatusCode.NOT_FOUND:
+                raise OrderNotFound(order_id) from None
+            raise self._unavailable(err) from err
+
+    async def settled(self, order_id: str) -> OrderResult:
+        """The result once the order is final or parked for an operator (NEEDS_ATTENTION).
+
+        Raises:
+            OrderNotFound; NoWorker; TemporalUnavailable.
+        """
+        handle = self._handle(order_id)
+        try:
+            return await self.watch.wait(
+                handle.execute_update(OrderWorkflow.settled), handle.id, self.task_queue
+            )
+        except (RPCError, WorkflowUpdateFailedError) as err:
+            if isinstance(err, RPCError) and err.status is RPCStatusCode.UNAVAILABLE:
+                raise self._unavailable(err) from err
+            # Already closed (an update cannot reach it): its result is final.
+            return await self.result(order_id)
+
+    async def list_orders(
+        self, status: OrderStatus | None = None, limit: int = 100
+    ) -> list[OrderSummary]:
+        """Orders, newest first, optionally only those in ``status`` (the search attribute)."""
+        query = "WorkflowType = 'OrderWorkflow'"
+        if status is not None:
+            query += f" AND {ORDER_STATUS.name} = '{status.value}'"
+        found: list[OrderSummary] = []
+        try:
+            async for execution in self.client.list_workflows(query, limit=limit):
+                value = execution.typed_search_attributes.get(ORDER_STATUS)
+                found.append(
+                    OrderSummary(
+                        order_id=execution.id.removeprefix("order-"),
+                        status=value or "UNKNOWN",
+                        workflow_status=(
+                            execution.status.name
+                            if isinstance(execution.status, WorkflowExecutionStatus)
+                            else "UNKNOWN"
+                        ),
+                    )
+                )
+        except RPCError as err:
+            raise self._unavailable(err) from err
+        return found
+
+    # -- acting on orders -------------------------------------------------------------------
 
     async def cancel(self, order_id: str, reason: str = "") -> OrderResult:
         """Cancel an order whose shipment is not booked; returns the final result.
 
         Raises:
-            OrderNotFound: no such order.
-            ConflictError: too late (shipment booked) or already finished; says why.
+            OrderNotFound; ConflictError: too late (shipment booked) or already finished,
+                saying why; NoWorker; TemporalUnavailable.
         """
-        state = await self.status(order_id)
-        if not state.status.cancellable:
-            raise ConflictError(self._too_late(order_id, state.status))
-        handle = self.client.get_workflow_handle_for(OrderWorkflow.run, workflow_id(order_id))
-        try:
-            return await handle.execute_update(
-                OrderWorkflow.cancel, CancelRequest(reason=reason or "cancelled on request")
-            )
-        except WorkflowUpdateFailedError as err:
-            raise ConflictError(_refusal(err)) from err
-        except RPCError as err:
-            # The order finished between our look and the update.
-            state = await self.status(order_id)
-            raise ConflictError(self._too_late(order_id, state.status)) from err
-
-    @staticmethod
-    def _too_late(order_id: str, status: OrderStatus) -> str:
-        if status is OrderStatus.COMPLETED:
-            return (
-                f"order {order_id} is COMPLETED: its shipment is booked "
-                "and it can no longer be cancelled"
-            )
-        return f"order {order_id} is {status.value} and can no longer be cancelled"
+        request = CancelRequest(reason=reason or "cancelled on request")
+        return await self._update(
+            order_id,
+            lambda handle: handle.execute_update(OrderWorkflow.cancel, request),
+            "can no longer be cancelled",
+        )
 
     async def review(self, order_id: str, decision: ReviewDecision) -> OrderState:
         """Approve or reject an order waiting for review.
 
         Raises:
-            OrderNotFound, ConflictError: the order is not awaiting review.
+            OrderNotFound; ConflictError: the order is not awaiting review; NoWorker.
         """
-        state = await self.status(order_id)
-        if state.status is not OrderStatus.AWAITING_REVIEW:
-            raise ConflictError(f"order {order_id} is {state.status.value}, not awaiting review")
-        handle = self.client.get_workflow_handle_for(OrderWorkflow.run, workflow_id(order_id))
-        try:
-            return await handle.execute_update(OrderWorkflow.review, decision)
-        except WorkflowUpdateFailedError as err:
-            raise ConflictError(f"order {order_id} is no longer awaiting review") from err
-        except RPCError as err:
-            if err.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION):
-                raise ConflictError(f"order {order_id} is no longer awaiting review") from err
-            raise
+        return await self._update(
+            order_id,
+            lambda handle: handle.execute_update(OrderWorkflow.review, decision),
+            "is not awaiting review",
+        )
 
     async def resolve(self, order_id: str, resolution: Resolution) -> OrderState:
         """Settle an order that NEEDS_ATTENTION (retry, or record a manual fix).
 
         Raises:
             OrderNotFound; ConflictError: the order is not waiting for an operator, or the
-                action does not match what is owed (the message says what is).
+                action does not match what is owed (the message says what is); NoWorker.
         """
-        await self.status(order_id)
-        handle = self.client.get_workflow_handle_for(OrderWorkflow.run, workflow_id(order_id))
+        return await self._update(
+            order_id,
+            lambda handle: handle.execute_update(OrderWorkflow.resolve, resolution),
+            "is not waiting for an operator",
+        )
+
+    async def _update(
+        self, order_id: str, update: Callable[[Handle], Awaitable[T]], too_late: str
+    ) -> T:
+        """An update of a running order, refused by the workflow's validator with a reason;
+        ``too_late`` says what a finished order no longer allows."""
+        handle = self._handle(order_id)
+        if not await self._describe(order_id):
+            raise ConflictError(await self._closed_reason(order_id, too_late))
         try:
-            return await handle.execute_update(OrderWorkflow.resolve, resolution)
+            result: T = await self.watch.wait(update(handle), handle.id, self.task_queue)
         except WorkflowUpdateFailedError as err:
-            raise ConflictError(_refusal(err)) from err
+            raise ConflictError(f"order {order_id}: {_refusal(err)}") from None
         except RPCError as err:
             if err.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION):
-                raise ConflictError(f"order {order_id} is not waiting for an operator") from err
-            raise
+                # It finished between our look and the update.
+                raise ConflictError(await self._closed_reason(order_id, too_late)) from None
+            raise self._unavailable(err) from err
+        return result
 
-    async def list_orders(
-        self, status: OrderStatus | None = None, limit: int = 100
-    ) -> list[OrderSummary]:
-        """Orders, newest first, optionally only those in ``status`` (via the search attribute)."""
-        query = "WorkflowType = 'OrderWorkflow'"
-        if status is not None:
-            query += f" AND {ORDER_STATUS.name} = '{status.value}'"
-        found: list[OrderSummary] = []
-        async for execution in self.client.list_workflows(query, limit=limit):
-            value = execution.typed_search_attributes.get(ORDER_STATUS)
-            found.append(
-                OrderSummary(
-                    order_id=execution.id.removeprefix("order-"),
-                    status=value or "UNKNOWN",
-                    workflow_status=(
-                        execution.status.name
-                        if isinstance(execution.status, WorkflowExecutionStatus)
-                        else "UNKNOWN"
-                    ),
-                )
-            )
-        return found
+    async def _closed_reason(self, order_id: str, too_late: str) -> str:
+        state = await self.status(order_id)
+        if state.status is OrderStatus.COMPLETED:
+            return f"order {order_id} is COMPLETED: its shipment is booked and it {too_late}"
+        return f"order {order_id} is {state.status.value}: it has finished and {too_late}"
+
+    # -- inventory --------------------------------------------------------------------------
 
     def inventory(self) -> list[StockLevel]:
         """Units available per warehouse and SKU."""
@@ -288,17 +441,87 @@ class OrderService:
             OrderRejected: unknown SKU or warehouse, or units not a positive whole number.
         """
         if units <= 0:
-            raise OrderRejected("units must be a positive whole number", "units", "InvalidRestock")
+            raise OrderRejected.one("units", "must be a positive whole number", "InvalidRestock")
         try:
             available = self.store.restock(sku, units, warehouse)
-        except KeyError as err:
-            raise OrderRejected(
-                f"unknown SKU {sku!r} or warehouse {warehouse!r}", "sku", "InvalidRestock"
-            ) from err
+        except KeyError:
+            raise OrderRejected.one(
+                "sku", f"unknown SKU {sku[:64]!r} or warehouse {warehouse[:32]!r}", "InvalidRestock"
+            ) from None
         return StockLevel(warehouse=warehouse, sku=sku, available=available)
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    def _handle(self, order_id: str) -> Handle:
+        if not ORDER_ID_PATTERN.fullmatch(order_id):
+            raise OrderNotFound(order_id)  # no order can have this id
+        return self.client.get_workflow_handle_for(OrderWorkflow.run, workflow_id(order_id))
+
+    async def _describe(self, order_id: str) -> bool:
+        """True while the order's workflow runs; False once it has closed."""
+        try:
+            description = await self._handle(order_id).describe()
+        except RPCError as err:
+            if err.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.INVALID_ARGUMENT):
+                raise OrderNotFound(order_id) from None
+            raise self._unavailable(err) from err
+        return description.status is WorkflowExecutionStatus.RUNNING
+
+    async def _stored_input(self, order_id: str) -> OrderInput | None:
+        """The input the order's workflow started with (from its first history event)."""
+        try:
+            return await self.watch.first_input(workflow_id(order_id))
+        except RPCError as err:
+            if err.status is RPCStatusCode.NOT_FOUND:
+                raise OrderNotFound(order_id) from None
+            raise self._unavailable(err) from err
+
+    @staticmethod
+    def _state_of(result: OrderResult, inp: OrderInput | None) -> OrderState:
+        threshold = inp.options.review_threshold if inp else None
+        return OrderState(
+            order_id=result.order_id,
+            status=result.status,
+            step="",
+            attempts=result.attempts,
+            compensations=result.compensations,
+            total=result.total,
+            reason=result.reason,
+            shipments=result.shipments,
+            order=inp.order if inp else None,
+            lines=result.lines,
+            needs_review=bool(
+                threshold is not None and result.total and result.total.total > threshold
+            ),
+            error_type=result.error_type,
+            invalid=result.invalid,
+            failed_step=result.failed_step,
+        )
+
+    def _unavailable(self, err: RPCError) -> Exception:
+        if err.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
+            return TemporalUnavailable(self.client.service_client.config.target_host, err.message)
+        return err
+
+
+def _reused(order_id: str) -> str:
+    return f"order id {order_id!r} is already used by a different order"
 
 
 def _refusal(err: WorkflowUpdateFailedError) -> str:
     """Why the workflow refused an update (its validator's message, when it gave one)."""
     cause = err.cause
     return cause.message if isinstance(cause, ApplicationError) else str(err)
+
+
+def _refused(err: WorkflowUpdateFailedError) -> Exception:
+    """The ``priced`` update's refusal as the door's error: field and rule as data."""
+    cause = err.cause
+    if not isinstance(cause, ApplicationError):
+        return err
+    if cause.type == "OrderIdConflict":
+        return ConflictError(cause.message)
+    detail = cause.details[0] if cause.details else None
+    if isinstance(detail, dict) and isinstance(detail.get("field"), str):
+        return OrderRejected.one(detail["field"], str(detail.get("rule", "")))
+    return OrderRejected([FieldError("order", cause.message)], cause.type or "OrderFailed")

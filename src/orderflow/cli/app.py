@@ -11,7 +11,7 @@ from orderflow.cli.bench import bench
 from orderflow.cli.chaos import chaos
 from orderflow.cli.db import db_app
 from orderflow.cli.keys import keygen
-from orderflow.cli.orders import list_orders, resolve, status, submit
+from orderflow.cli.orders import approve, cancel, list_orders, reject, resolve, status, submit
 from orderflow.cli.server import server
 from orderflow.cli.worker import worker
 
@@ -27,6 +27,9 @@ app.command()(worker)
 app.command(name="list")(list_orders)
 app.command()(submit)
 app.command()(status)
+app.command()(cancel)
+app.command()(approve)
+app.command()(reject)
 app.command()(audit)
 app.command()(resolve)
 app.command()(reconcile)

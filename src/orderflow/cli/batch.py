@@ -8,12 +8,14 @@ from typing import Annotated
 import typer
 
 from orderflow.cli.common import (
+    Exit,
     InventoryRate,
     LostShare,
     PaymentRate,
     Seed,
     ShippingRate,
     exit_now,
+    fail,
     run_async,
     settings_with,
     setup_logging,
@@ -23,24 +25,6 @@ Orders = Annotated[int, typer.Option("--orders", min=1, max=100_000, help="Order
 AsJson = Annotated[
     bool, typer.Option("--json", help="End with one JSON line of figures (for scripts).")
 ]
-
-
-async def _has_pollers(client: object, namespace: str, task_queue: str) -> bool:
-    """True when some worker already polls the task queue."""
-    from temporalio.api.enums.v1 import TaskQueueType
-    from temporalio.api.taskqueue.v1 import TaskQueue
-    from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
-    from temporalio.client import Client
-
-    assert isinstance(client, Client)
-    response = await client.workflow_service.describe_task_queue(
-        DescribeTaskQueueRequest(
-            namespace=namespace,
-            task_queue=TaskQueue(name=task_queue),
-            task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
-        )
-    )
-    return len(response.pollers) > 0
 
 
 def demo(
@@ -54,22 +38,11 @@ def demo(
 ) -> None:
     """Run a batch of varied orders through Temporal and audit the result.
 
-    Starts the embedded server and a worker if none is reachable; stops only what it started.
+    Starts the embedded server if none answers (stopping only what it started) and
+    always a worker of its own on a task queue of its own, so the fault rates given here
+    are the ones in force. Exit status 0 when every order reached a final state and the
+    audit is clean, 1 otherwise.
     """
-    from contextlib import AsyncExitStack
-
-    from orderflow.bootstrap import build_activities, build_store
-    from orderflow.lab.batch import new_batch_id, run_batch
-    from orderflow.lab.samples import generate_orders
-    from orderflow.temporal.client import connect, order_options
-    from orderflow.temporal.devserver import (
-        DevServer,
-        DevServerError,
-        is_listening,
-        wait_for_namespace,
-    )
-    from orderflow.worker import running_worker
-
     setup_logging()
     seed = seed if seed is not None else random.SystemRandom().randrange(1_000_000)
     settings = settings_with(
@@ -81,55 +54,23 @@ def demo(
     )
 
     async def main() -> int:
-        dev: DevServer | None = None
-        async with AsyncExitStack() as stack:
-            if not is_listening(settings.temporal_address):
-                typer.echo(f"starting the embedded Temporal server on {settings.temporal_address}")
-                dev = DevServer(settings)
-                try:
-                    dev.start()
-                except DevServerError as err:
-                    typer.echo(f"error: {err}", err=True)
-                    return 1
-                stack.callback(dev.stop)
-            await wait_for_namespace(settings)
-            client = await connect(settings)
-            store = build_store(settings)
-            stack.callback(store.engine.dispose)
-            if await _has_pollers(client, settings.temporal_namespace, settings.task_queue):
-                typer.echo(
-                    f"using the worker(s) already polling {settings.task_queue!r} "
-                    "(their own fault settings apply)"
-                )
-            else:
-                typer.echo(
-                    f"starting a worker; faults: payment {settings.payment_failure_rate:.0%}, "
-                    f"inventory {settings.inventory_failure_rate:.0%}, "
-                    f"shipping {settings.shipping_failure_rate:.0%}, seed {seed}"
-                )
-                activities = build_activities(store, settings)
-                await stack.enter_async_context(running_worker(client, settings, activities))
-            batch = new_batch_id("demo")
-            batch_orders = generate_orders(orders, seed, batch)
-            typer.echo(f"submitting {orders} orders (batch {batch.rstrip('-')}) ...")
-            report = await run_batch(
-                client,
-                store,
-                batch_orders,
-                task_queue=settings.task_queue,
-                batch=batch,
-                options=order_options(settings),
-                on_progress=typer.echo,
-            )
-            report.ui_url = settings.ui_url
+        from orderflow.lab.demo import run_demo
+        from orderflow.temporal.devserver import DevServerError
+
+        try:
+            run = await run_demo(settings, orders, seed, typer.echo)
+        except DevServerError as err:
+            fail(str(err), Exit.TEMPORAL_DOWN)
+        report = run.report
         typer.echo("")
         typer.echo(report.table())
+        typer.echo(f"store: {run.store_url}")
         typer.echo(f"Temporal Web UI: {settings.ui_url}")
-        if dev is not None:
+        if run.started_server:
             typer.echo("(the embedded server was stopped; `orderflow server` keeps it running)")
         if as_json:
             typer.echo(report.json_line())
-        return 0 if report.audit.ok and not report.lost else 1
+        return Exit.OK if report.audit.ok and not report.lost else Exit.CHECK_FAILED
 
     run_async(main)
 

@@ -10,10 +10,11 @@ Rules (documented in the README):
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from decimal import Decimal
 
-from orderflow.domain.models import OrderTotal, PricedLine, ServiceLevel
+from orderflow.domain.models import Order, OrderTotal, PricedLine, ServiceLevel
 from orderflow.domain.money import to_cents
 
 TAX_RATE = Decimal("0.08")
@@ -55,3 +56,9 @@ def price_order(lines: Sequence[PricedLine], level: ServiceLevel) -> OrderTotal:
     fee = shipping_fee(level, parcel_weight(lines), subtotal)
     tax = to_cents((subtotal + fee) * TAX_RATE)
     return OrderTotal(subtotal=subtotal, shipping_fee=fee, tax=tax, total=subtotal + fee + tax)
+
+
+def order_digest(order: Order) -> str:
+    """A digest of everything the customer asked for: the same order gives the same digest
+    in every process (the workflow compares it with a later submission under the same id)."""
+    return hashlib.sha256(order.model_dump_json().encode()).hexdigest()

@@ -1,4 +1,5 @@
-"""The demo: submit a batch of orders concurrently, watch them, audit the database."""
+"""A batch of orders through the order service (the demo, the crash campaign): submit them,
+wait for every outcome, audit the database."""
 
 from __future__ import annotations
 
@@ -7,37 +8,22 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 
-from temporalio.client import (
-    Client,
-    WorkflowFailureError,
-    WorkflowHandle,
-    WorkflowUpdateFailedError,
-)
-from temporalio.service import RPCError
+from temporalio.client import WorkflowFailureError
 
+from orderflow.app.errors import NoWorker, OrderRejected, TemporalUnavailable
+from orderflow.app.orders import OrderService
 from orderflow.domain.models import Order
 from orderflow.domain.status import OrderStatus
 from orderflow.lab.samples import stock_targets
 from orderflow.lab.summary import RunReport
 from orderflow.store import Store
 from orderflow.store.audit import COMPLETE, INCONSISTENT, run_audit
-from orderflow.temporal.client import start_order
-from orderflow.workflows.messages import OrderOptions, OrderResult
-from orderflow.workflows.order import OrderWorkflow
+from orderflow.workflows.messages import OrderResult
 
 
 def new_batch_id(mode: str) -> str:
     """A fresh prefix so every run's orders (and workflow ids) are new."""
     return f"{mode}-{uuid.uuid4().hex[:6]}-"
-
-
-async def settle(handle: WorkflowHandle[OrderWorkflow, OrderResult]) -> OrderResult:
-    """The order's result once it is final, or parked in NEEDS_ATTENTION for an operator."""
-    try:
-        return await handle.execute_update(OrderWorkflow.settled)
-    except (RPCError, WorkflowUpdateFailedError):
-        # Already closed (an update cannot reach it): its result is final.
-        return await handle.result()
 
 
 def seed_inventory(store: Store, orders: Sequence[Order]) -> None:
@@ -80,53 +66,91 @@ def tally(report: RunReport, result: OrderResult) -> None:
         report.compensated += 1
 
 
+#: Pause between a campaign's attempts while Temporal is down or restarting.
+RETRY_PAUSE_S = 0.5
+
+
+async def through(
+    service: OrderService, order: Order, deadline: float, keep_trying: bool
+) -> OrderResult | str | None:
+    """One order through the service: its result once final (or parked for an operator),
+    ``"refused: ..."`` when the door refused it, a crashed workflow's reason, or None when
+    it reached no final state before ``deadline``.
+
+    ``keep_trying`` (the crash campaign): ride out a Temporal server that is down or
+    restarting and workers that are being killed, until the deadline.
+    """
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            await service.start(order)
+            return await asyncio.wait_for(service.settled(order.order_id), left)
+        except OrderRejected as err:
+            return f"refused: {err.error_type}: {err}"
+        except (TemporalUnavailable, NoWorker):
+            if not keep_trying:
+                raise
+            await asyncio.sleep(RETRY_PAUSE_S)
+        except asyncio.TimeoutError:
+            return None
+        except WorkflowFailureError as err:  # a crashed workflow is a bug; count it
+            return f"workflow: WorkflowFailure: {err.cause}"
+    return None
+
+
 async def run_batch(
-    client: Client,
-    store: Store,
+    service: OrderService,
     orders: Sequence[Order],
     *,
-    task_queue: str,
-    batch: str,
-    options: OrderOptions,
+    report: RunReport,
+    in_flight: int | None = None,
     timeout: float = 600.0,
+    keep_trying: bool = False,
     on_progress: Callable[[str], None] | None = None,
-) -> RunReport:
-    """Submit ``orders`` concurrently, wait for every outcome, audit the batch."""
-    report = RunReport(mode="demo", batch=batch, orders=len(orders))
+) -> list[OrderResult]:
+    """Every order through the service, at most ``in_flight`` open at once, each outcome
+    counted in ``report`` as it comes; returns the results (the batch is then audited by
+    ``audited``). Used by the demo and by the crash campaign alike."""
+    seed_inventory(service.store, orders)
     started = time.monotonic()
-    seed_inventory(store, orders)
-    handles = await asyncio.gather(
-        *(start_order(client, order, task_queue, options) for order in orders)
-    )
-    results: list[OrderResult] = []
-    done = 0
-    last_print = 0.0
     deadline = started + timeout
-    pending = {asyncio.ensure_future(settle(handle)) for handle in handles}
-    while pending:
-        finished, pending = await asyncio.wait(
-            pending, timeout=max(0.0, deadline - time.monotonic()), return_when="FIRST_COMPLETED"
-        )
-        if not finished:
-            break  # out of time: whatever is still pending is reported as lost
-        for future in finished:
-            done += 1
-            try:
-                result = future.result()
-            except WorkflowFailureError as err:  # a crashed workflow is a bug; count it
-                report.lost += 1
-                report.count_reason(f"workflow: WorkflowFailure: {err.cause}")
-                continue
-            results.append(result)
-            tally(report, result)
-        if on_progress and (time.monotonic() - last_print > 1.0 or not pending):
-            last_print = time.monotonic()
-            on_progress(report.progress_line(done))
-    for future in pending:
-        future.cancel()
-    report.lost += len(pending)
+    gate = asyncio.Semaphore(in_flight or max(1, len(orders)))
+    results: list[OrderResult] = []
+
+    async def one(order: Order) -> None:
+        async with gate:
+            outcome = await through(service, order, deadline, keep_trying)
+        if isinstance(outcome, OrderResult):
+            results.append(outcome)
+            tally(report, outcome)
+        elif outcome is not None and outcome.startswith("refused: "):
+            report.refused += 1
+            report.count_reason(f"door: {outcome.removeprefix('refused: ')}")
+        else:
+            report.lost += 1
+            if outcome:
+                report.count_reason(outcome)
+
+    async def progress() -> None:
+        assert on_progress is not None
+        while True:
+            await asyncio.sleep(1.0)
+            on_progress(report.progress_line(report.finished))
+
+    ticker = asyncio.create_task(progress()) if on_progress else None
+    try:
+        await asyncio.gather(*(one(order) for order in orders))
+    finally:
+        if ticker is not None:
+            ticker.cancel()
     report.seconds = time.monotonic() - started
-    audit = run_audit(store.engine, order_prefix=batch)
+    if on_progress:
+        on_progress(report.progress_line(report.finished))
+    return results
+
+
+def audited(report: RunReport, store: Store, results: Sequence[OrderResult]) -> RunReport:
+    """Audit the batch's orders and cross-check each result with the database."""
+    audit = run_audit(store.engine, order_prefix=report.batch)
     problems = cross_check(results, audit.states)
     if report.lost:
         problems.append(f"{report.lost} order(s) reached no final state")

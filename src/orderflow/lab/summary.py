@@ -45,6 +45,8 @@ class RunReport(BaseModel):
     compensated: int = 0
     needs_attention: int = 0
     cancelled: int = 0
+    #: Refused at the door (invalid): never started, nothing charged or reserved.
+    refused: int = 0
     lost: int = 0
     retries: int = 0
     failure_reasons: dict[str, int] = Field(default_factory=dict)
@@ -68,12 +70,24 @@ class RunReport(BaseModel):
         counts[key] += 1
         self.failure_reasons = dict(counts)
 
+    @property
+    def finished(self) -> int:
+        """Orders with an outcome so far (lost ones included)."""
+        return (
+            self.completed
+            + self.failed
+            + self.needs_attention
+            + self.cancelled
+            + self.refused
+            + self.lost
+        )
+
     def progress_line(self, done: int) -> str:
         """One line of live progress."""
         return (
             f"  progress {done}/{self.orders}: completed {self.completed} | failed {self.failed}"
-            f" | compensated {self.compensated} | needs attention {self.needs_attention}"
-            f" | retries {self.retries}"
+            f" | compensated {self.compensated} | refused {self.refused}"
+            f" | needs attention {self.needs_attention} | retries {self.retries}"
         )
 
     def attach_audit(self, audit: AuditReport, extra: list[str]) -> None:
@@ -88,6 +102,7 @@ class RunReport(BaseModel):
             ("completed", self.completed),
             ("failed", self.failed),
             ("  of which compensated", self.compensated),
+            ("refused at the door", self.refused),
             ("needs attention", self.needs_attention),
             ("lost (no final state)", self.lost),
             ("retries", self.retries),

@@ -1,28 +1,18 @@
-"""Connecting to Temporal and starting orders (idempotently)."""
+"""Connecting to Temporal: the client, its data converter (Decimal-exact, encrypted) and
+runtime, and the search attributes the workflows write."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
-from temporalio.client import Client, WorkflowHandle
-from temporalio.common import (
-    SearchAttributePair,
-    TypedSearchAttributes,
-    WorkflowIDConflictPolicy,
-    WorkflowIDReusePolicy,
-)
+from temporalio.client import Client
+from temporalio.common import SearchAttributeKey
 from temporalio.converter import DataConverter
 from temporalio.envconfig import ClientConfig, ClientConnectConfig
-from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
 from orderflow.config import Settings
-from orderflow.domain.models import Order
-from orderflow.domain.status import OrderStatus
 from orderflow.temporal.codec import data_converter
-from orderflow.workflows.messages import OrderInput, OrderOptions, OrderResult, RetryOptions
-from orderflow.workflows.observability import ORDER_STATUS
-from orderflow.workflows.order import OrderWorkflow
 
 
 def connect_config(settings: Settings, env: Mapping[str, str] | None = None) -> ClientConnectConfig:
@@ -62,38 +52,11 @@ def metrics_runtime(port: int) -> Runtime:
     )
 
 
-def workflow_id(order_id: str) -> str:
-    """One workflow per order id: submitting the same order twice never starts a second saga."""
-    return f"order-{order_id}"
+async def ensure_search_attributes(client: Client, keys: Sequence[SearchAttributeKey[str]]) -> None:
+    """Register the keyword search attributes ``keys`` that the namespace lacks.
 
-
-def order_options(settings: Settings) -> OrderOptions:
-    """Retry options from settings."""
-    return OrderOptions(
-        steps=RetryOptions(max_attempts=settings.max_attempts),
-        compensations=OrderOptions().compensations.model_copy(
-            update={"max_attempts": settings.compensation_max_attempts}
-        ),
-        review_threshold=settings.review_threshold,
-        review_timeout_s=settings.review_timeout_s,
-        activity_mode=settings.activity_mode,
-        status_search_attribute=settings.status_search_attribute,
-        status_updates=settings.status_updates,
-    )
-
-
-def initial_search_attributes(options: OrderOptions | None) -> TypedSearchAttributes | None:
-    """OrderStatus=RECEIVED from the first moment, so list filters see new orders."""
-    if options is not None and not options.status_search_attribute:
-        return None
-    return TypedSearchAttributes([SearchAttributePair(ORDER_STATUS, OrderStatus.RECEIVED.value)])
-
-
-async def ensure_search_attributes(client: Client) -> None:
-    """Register the OrderStatus search attribute if the namespace lacks it.
-
-    The dev server gets it on its command line; on a real cluster an operator may have to
-    add it (``temporal operator search-attribute create --name OrderStatus --type Keyword``).
+    The dev server gets them on its command line; on a real cluster an operator may have to
+    add them (``temporal operator search-attribute create --name OrderStatus --type Keyword``).
     """
     from temporalio.api.enums.v1 import IndexedValueType
     from temporalio.api.operatorservice.v1 import (
@@ -104,29 +67,14 @@ async def ensure_search_attributes(client: Client) -> None:
     listing = await client.operator_service.list_search_attributes(
         ListSearchAttributesRequest(namespace=client.namespace)
     )
-    if ORDER_STATUS.name in listing.custom_attributes:
+    missing = [key.name for key in keys if key.name not in listing.custom_attributes]
+    if not missing:
         return
     await client.operator_service.add_search_attributes(
         AddSearchAttributesRequest(
             namespace=client.namespace,
-            search_attributes={ORDER_STATUS.name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD},
+            search_attributes={
+                name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD for name in missing
+            },
         )
     )
-
-
-async def start_order(
-    client: Client, order: Order, task_queue: str, options: OrderOptions | None = None
-) -> WorkflowHandle[OrderWorkflow, OrderResult]:
-    """Start the order's workflow, or return the handle of the one already started."""
-    try:
-        return await client.start_workflow(
-            OrderWorkflow.run,
-            OrderInput(order=order, options=options or OrderOptions()),
-            id=workflow_id(order.order_id),
-            task_queue=task_queue,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            search_attributes=initial_search_attributes(options),
-        )
-    except WorkflowAlreadyStartedError:
-        return client.get_workflow_handle_for(OrderWorkflow.run, workflow_id(order.order_id))

@@ -183,6 +183,18 @@ class OrderInput(BaseModel):
 
     order: Order
     options: OrderOptions = Field(default_factory=OrderOptions)
+    #: The submission that started the order (a fresh id per submit call): a later
+    #: submission of the same order is told it was a repeat.
+    submission: str = ""
+
+
+class PricedRequest(BaseModel):
+    """The ``priced`` update's argument: who asks, and a digest of the order they mean."""
+
+    submission: str = ""
+    #: ``order_digest`` of the submitted order: a different order under the same id is
+    #: refused instead of being answered with this one.
+    digest: str = ""
 
 
 class PaymentRequest(BaseModel):
@@ -288,6 +300,15 @@ class PricedOrder(BaseModel):
     total: OrderTotal
     lines: list[PricedLine]
     needs_review: bool
+    #: True when the asking submission did not start the order (it already existed).
+    repeat: bool = False
+
+
+class InvalidField(BaseModel):
+    """The field an invalid order broke a rule of, as data (never parsed from a message)."""
+
+    field: str
+    rule: str
 
 
 class OrderResult(BaseModel):
@@ -299,7 +320,12 @@ class OrderResult(BaseModel):
     failed_step: Step | Literal[""] = ""
     #: The failure's error type (InvalidOrder, OutOfStock, ServiceUnavailable, ...).
     error_type: str = ""
+    #: For an InvalidOrder: the field and the rule.
+    invalid: InvalidField | None = None
     total: OrderTotal | None = None
+    #: The validated, priced lines (empty for orders that never validated, and in
+    #: results recorded before this field existed).
+    lines: list[PricedLine] = Field(default_factory=list)
     payment: PaymentReceipt | None = None
     shipments: list[ShipmentOutcome] = Field(default_factory=list)
     compensations: list[CompensationRecord] = Field(default_factory=list)
@@ -337,6 +363,8 @@ class OrderState(BaseModel):
     lines: list[PricedLine] = Field(default_factory=list)
     needs_review: bool = False
     error_type: str = ""
+    invalid: InvalidField | None = None
+    failed_step: Step | Literal[""] = ""
     #: Compensations still owed while the order NEEDS_ATTENTION.
     owed: list[CompensationAction] = Field(default_factory=list)
 

@@ -23,7 +23,7 @@ with workflow.unsafe.imports_passed_through():
         PricedLine,
         ValidatedOrder,
     )
-    from orderflow.domain.pricing import price_order
+    from orderflow.domain.pricing import order_digest, price_order
     from orderflow.domain.status import OrderStatus
     from orderflow.workflows.activities import OrderActivities
     from orderflow.workflows.messages import (
@@ -38,6 +38,7 @@ with workflow.unsafe.imports_passed_through():
         OutcomeRequest,
         PaymentRequest,
         PricedOrder,
+        PricedRequest,
         QuoteRequest,
         ReserveRequest,
         Resolution,
@@ -99,27 +100,51 @@ class OrderWorkflow:
             lines=self._validated.lines if self._validated else [],
             needs_review=self._needs_review(),
             error_type=self._result.error_type if self._result else "",
+            invalid=self._result.invalid if self._result else None,
+            failed_step=self._result.failed_step if self._result else "",
             owed=self._saga.failed_actions() if self._saga else [],
         )
 
     @workflow.update
-    async def priced(self) -> PricedOrder:
-        """The validated, priced order, as soon as it is known (used with update-with-start)."""
+    async def priced(self, req: PricedRequest | None = None) -> PricedOrder:
+        """The validated, priced order, as soon as it is known (used with update-with-start).
+
+        ``repeat`` tells the asking submission whether it started the order. Old callers
+        sent no argument (their histories replay with ``req`` None).
+        """
         await workflow.wait_condition(lambda: self._total is not None or self._result is not None)
         if self._total is None or self._validated is None:
             assert self._result is not None
+            invalid = self._result.invalid
             raise ApplicationError(
                 self._result.reason,
+                *([invalid.model_dump()] if invalid else []),
                 type=self._result.error_type or "OrderFailed",
                 non_retryable=True,
             )
+        inp = self._inp
+        assert inp is not None
         return PricedOrder(
             order_id=self._validated.order.order_id,
             status=self._status,
             total=self._total,
             lines=self._validated.lines,
             needs_review=self._needs_review(),
+            repeat=req is not None and req.submission != inp.submission,
         )
+
+    @priced.validator
+    def _validate_priced(self, req: PricedRequest | None = None) -> None:
+        # A different order under a used id is refused (and leaves no trace in history).
+        inp = self._inp
+        if req is None or not req.digest or inp is None:
+            return
+        if order_digest(inp.order) != req.digest:
+            raise ApplicationError(
+                f"order id {inp.order.order_id!r} is already used by a different order",
+                type="OrderIdConflict",
+                non_retryable=True,
+            )
 
     @workflow.update
     async def cancel(self, req: CancelRequest) -> OrderResult:
@@ -192,7 +217,7 @@ class OrderWorkflow:
             self._set_status(OrderStatus.COMPLETED)
         except StepFailed as failed:
             result.failed_step, result.reason = failed.step, failed.reason
-            result.error_type = failed.error_type
+            result.error_type, result.invalid = failed.error_type, failed.invalid
             workflow.logger.warning("order %s failed: %s", order.order_id, failed.reason)
             await self._unwind(saga, OrderStatus.FAILED)
         except Stopped as stopped:
@@ -459,6 +484,7 @@ class OrderWorkflow:
         result.attempts = dict(self._steps.attempts)
         result.compensations = list(self._saga.records) if self._saga else []
         result.shipments = self._parcels.all()
+        result.lines = self._validated.lines if self._validated else []
         return result
 
     def _finish(self, result: OrderResult, saga: Saga) -> None:

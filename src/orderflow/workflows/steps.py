@@ -26,7 +26,7 @@ from temporalio.exceptions import (
 )
 
 with workflow.unsafe.imports_passed_through():
-    from orderflow.workflows.messages import RetryOptions, Step
+    from orderflow.workflows.messages import InvalidField, RetryOptions, Step
     from orderflow.workflows.policy import retry_policy, timeout
 
 # Workflow code: imported inside the sandbox, like order.py.
@@ -104,19 +104,33 @@ def _as_activity_error(activity: Callable[..., Any], state: RetryState) -> Activ
     )
 
 
+def invalid_field_of(cause: BaseException | None) -> InvalidField | None:
+    """The ``{"field", "rule"}`` an InvalidOrder activity error carries in its details."""
+    if not isinstance(cause, ApplicationError) or not cause.details:
+        return None
+    detail = cause.details[0]
+    if isinstance(detail, dict) and isinstance(detail.get("field"), str):
+        return InvalidField(field=detail["field"], rule=str(detail.get("rule", "")))
+    return None
+
+
 def _consume(task: asyncio.Future[Any]) -> None:
     if not task.cancelled():
         task.exception()
 
 
 class StepFailed(Exception):
-    """A step failed for good (business error or retries exhausted)."""
+    """A step failed for good (business error or retries exhausted); ``invalid`` names the
+    field and rule of an invalid order (the activity's error details, as data)."""
 
-    def __init__(self, step: Step, reason: str, error_type: str) -> None:
+    def __init__(
+        self, step: Step, reason: str, error_type: str, invalid: InvalidField | None = None
+    ) -> None:
         super().__init__(reason)
         self.step = step
         self.reason = reason
         self.error_type = error_type
+        self.invalid = invalid
 
 
 class Stopped(Exception):
@@ -197,6 +211,8 @@ class StepRunner:
                 if isinstance(cause, ApplicationError)
                 else type(cause).__name__
             )
-            raise StepFailed(step, f"{key}: {describe_error(err)}", error_type) from err
+            raise StepFailed(
+                step, f"{key}: {describe_error(err)}", error_type, invalid_field_of(cause)
+            ) from err
         self.attempts[key] = getattr(receipt, "attempt", 1)
         return receipt

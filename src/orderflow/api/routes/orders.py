@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response
@@ -16,7 +15,7 @@ from orderflow.api.schemas import (
     OrderReview,
     PricedOrderPublic,
 )
-from orderflow.app.orders import OrderNotFound, OrderSummary, order_id_for_key
+from orderflow.app.orders import OrderSummary, new_order_id, order_id_for_key
 from orderflow.domain.status import OrderStatus
 from orderflow.workflows.messages import ReviewDecision
 
@@ -39,10 +38,6 @@ IdempotencyKey = Annotated[
         ),
     ),
 ]
-
-
-def _new_order_id() -> str:
-    return f"o-{uuid.uuid4().hex[:24]}"
 
 
 @router.post(
@@ -73,20 +68,11 @@ async def create_order(
     elif idempotency_key:
         order_id = order_id_for_key(idempotency_key)
     else:
-        order_id = _new_order_id()
-    existed = await bounded(_exists(service, order_id), settings)
-    priced = await bounded(service.submit(order.to_order(order_id)), settings)
-    response.status_code = 200 if existed else 201
+        order_id = new_order_id()
+    submission = await bounded(service.submit(order.to_order(order_id)), settings)
+    response.status_code = 201 if submission.new else 200
     response.headers["Location"] = str(request.app.url_path_for("get_order", order_id=order_id))
-    return PricedOrderPublic.from_priced(priced)
-
-
-async def _exists(service: ServiceDep, order_id: str) -> bool:
-    try:
-        await service.status(order_id)
-    except OrderNotFound:
-        return False
-    return True
+    return PricedOrderPublic.from_priced(submission.order)
 
 
 @router.get("")

@@ -15,13 +15,13 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from orderflow.bootstrap import build_service
 from orderflow.domain.models import Order
 from orderflow.domain.status import OrderStatus
 from orderflow.lab.bench.measure import Tally, drive_async
 from orderflow.lab.bench.variants import BenchContext, orderflow_settings
 from orderflow.lab.bench.workers import worker_processes
 from orderflow.lab.bench.workload import bench_orders, fresh_store
-from orderflow.temporal.client import order_options, start_order
 
 #: Samples taken across the run (one after each tenth of the orders).
 SAMPLES = 10
@@ -78,17 +78,17 @@ async def measure_memory(
     settings = orderflow_settings(ctx, tag, faults=True, seed=7)
     settings = settings.model_copy(update={"metrics_port": 0})
     orders = bench_orders(count, 11, f"{tag}-")
-    fresh_store(settings, settings.data_dir, orders).engine.dispose()
+    store = fresh_store(settings, settings.data_dir, orders)
+    service = build_service(ctx.client, store, settings)
     figures = MemoryFigures(orders=count)
-    options = order_options(settings)
     step = max(1, count // SAMPLES)
     env = settings.child_env(os.environ)
     finished = itertools.count(1)
     async with worker_processes(1, env, settings.data_dir) as (worker,):
 
         async def one(order: Order) -> bool:
-            handle = await start_order(ctx.client, order, tag, options)
-            completed = (await handle.result()).status is OrderStatus.COMPLETED
+            await service.start(order)
+            completed = (await service.result(order.order_id)).status is OrderStatus.COMPLETED
             figures.completed += completed
             done = next(finished)
             if done % step == 0:
@@ -98,7 +98,10 @@ async def measure_memory(
             return completed
 
         started = time.monotonic()
-        all_done = await drive_async(one, orders, Tally(), concurrency, deadline)
+        try:
+            all_done = await drive_async(one, orders, Tally(), concurrency, deadline)
+        finally:
+            store.engine.dispose()
         figures.seconds = time.monotonic() - started
         figures.partial = not all_done
     return figures

@@ -20,6 +20,7 @@ from typing import Any
 
 from temporalio.api.enums.v1 import EventType
 
+from orderflow.app.orders import workflow_id
 from orderflow.config import Settings
 from orderflow.domain.models import Order
 from orderflow.lab.bench.measure import CpuClock, Figures, measure_async
@@ -39,7 +40,7 @@ from orderflow.lab.bench.variants import (
     orderflow_variant,
 )
 from orderflow.lab.bench.workload import bench_orders
-from orderflow.temporal.client import connect, workflow_id
+from orderflow.temporal.client import connect
 
 #: Every variant, in the order they run (orderflow_memory right after orderflow, so the
 #: embedded-vs-in-memory ratio compares neighbours in time).

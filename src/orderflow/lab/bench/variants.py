@@ -18,7 +18,8 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from orderflow.adapters.simulated import InventorySystem, PaymentGateway, ShippingCarrier
-from orderflow.bootstrap import build_activities
+from orderflow.app.orders import OrderService
+from orderflow.bootstrap import build_activities, build_service
 from orderflow.config import Settings
 from orderflow.domain.models import Order
 from orderflow.domain.status import OrderStatus
@@ -28,10 +29,8 @@ from orderflow.lab.bench.naive import NaiveOrderWorkflow
 from orderflow.lab.bench.naive_activities import NaiveActivities
 from orderflow.lab.bench.workers import worker_processes
 from orderflow.lab.bench.workload import fresh_store
-from orderflow.temporal.client import order_options, start_order, workflow_id
 from orderflow.worker import running_worker
-from orderflow.workflows.messages import ActivityMode, OrderInput, OrderOptions
-from orderflow.workflows.order import OrderWorkflow
+from orderflow.workflows.messages import ActivityMode
 
 OrderRunner = Callable[[Order], Awaitable[bool]]
 
@@ -221,7 +220,7 @@ async def orderflow_variant(
         settings = fast.settings(settings)
     store = fresh_store(settings, settings.data_dir, orders)
     activities = build_activities(store, settings)
-    options = order_options(settings)
+    service = build_service(ctx.client, store, settings)
     tuning = (
         {
             "max_concurrent_workflow_tasks": fast.max_concurrent_workflow_tasks,
@@ -233,10 +232,7 @@ async def orderflow_variant(
     )
     try:
         async with running_worker(ctx.client, settings, activities, **tuning):
-            if fast is not None and fast.eager_start:
-                yield _start_eager(ctx.client, tag, options)
-            else:
-                yield _start_and_wait(ctx.client, tag, options)
+            yield _start_and_wait(service, eager=fast is not None and fast.eager_start)
     finally:
         store.engine.dispose()
 
@@ -262,37 +258,27 @@ async def orderflow_processes_variant(
     """
     settings = fast.settings(orderflow_settings(ctx, tag, faults=False, seed=seed))
     settings = settings.model_copy(update={"metrics_port": 0})
-    fresh_store(settings, settings.data_dir, orders).engine.dispose()
+    store = fresh_store(settings, settings.data_dir, orders)
     env = settings.child_env(os.environ)
-    async with worker_processes(processes, env, settings.data_dir) as workers:
-        ctx.clock.worker_pids = [worker.pid for worker in workers]
-        try:
-            yield _start_and_wait(ctx.client, tag, order_options(settings))
-        finally:
-            ctx.clock.worker_pids = []
+    try:
+        async with worker_processes(processes, env, settings.data_dir) as workers:
+            ctx.clock.worker_pids = [worker.pid for worker in workers]
+            try:
+                yield _start_and_wait(build_service(ctx.client, store, settings))
+            finally:
+                ctx.clock.worker_pids = []
+    finally:
+        store.engine.dispose()
 
 
-def _start_and_wait(client: Client, tag: str, options: OrderOptions) -> OrderRunner:
+def _start_and_wait(service: OrderService, *, eager: bool = False) -> OrderRunner:
+    """Each order through the order service, as every door starts them; then its result."""
+
     async def one(order: Order) -> bool:
-        handle = await start_order(client, order, tag, options)
-        result = await handle.result()
+        await service.start(order, eager=eager)
+        result = await service.result(order.order_id)
         # With faults, an order whose step exhausted its retries ends FAILED (compensated):
         # a finished order, timed like the others, and counted as failed.
-        return result.status is OrderStatus.COMPLETED
-
-    return one
-
-
-def _start_eager(client: Client, tag: str, options: OrderOptions) -> OrderRunner:
-    async def one(order: Order) -> bool:
-        handle = await client.start_workflow(
-            OrderWorkflow.run,
-            OrderInput(order=order, options=options),
-            id=workflow_id(order.order_id),
-            task_queue=tag,
-            request_eager_start=True,
-        )
-        result = await handle.result()
         return result.status is OrderStatus.COMPLETED
 
     return one

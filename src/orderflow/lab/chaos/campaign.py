@@ -18,20 +18,18 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
-from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.client import Client, WorkflowHandle
 from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
 from temporalio.service import RPCError
 
-from orderflow.bootstrap import build_store
+from orderflow.bootstrap import build_service, build_store, order_options
 from orderflow.config import Settings
 from orderflow.domain.models import Order
-from orderflow.lab.batch import cross_check, new_batch_id, seed_inventory, tally
+from orderflow.lab.batch import audited, new_batch_id, run_batch, seed_inventory
 from orderflow.lab.samples import generate_orders
 from orderflow.lab.summary import RunReport
 from orderflow.store import Store
-from orderflow.store.audit import run_audit
-from orderflow.temporal.client import order_options, start_order
+from orderflow.temporal.client import converter_for
 from orderflow.temporal.devserver import DevServer
 from orderflow.worker import READY_LINE
 from orderflow.workflows.messages import OrderOptions, OrderResult
@@ -106,7 +104,7 @@ async def connect_loopback(settings: Settings, deadline: float) -> Client:
             client = await Client.connect(
                 settings.temporal_address,
                 namespace=settings.temporal_namespace,
-                data_converter=pydantic_data_converter,
+                data_converter=converter_for(settings),
                 runtime=runtime,
             )
             await client.count_workflows()
@@ -246,7 +244,7 @@ class Campaign:
         self.batch = new_batch_id("chaos")
         self.report = RunReport(mode="chaos", batch=self.batch, orders=plan.orders)
         self.results: list[OrderResult] = []
-        self.done = self.server_restarts = 0
+        self.server_restarts = 0
         self.deadline = 0.0
 
     async def run(self) -> ChaosRun:
@@ -278,7 +276,7 @@ class Campaign:
         for slot in range(self.plan.workers):
             self.pool.spawn(slot)
         monkey = asyncio.create_task(self._monkey())
-        orders_done = asyncio.create_task(self._run_orders(client, orders))
+        orders_done = asyncio.create_task(self._run_orders(client, store, orders))
         try:
             # Whichever ends first: all orders, or the monkey with an error.
             await asyncio.wait({monkey, orders_done}, return_when=asyncio.FIRST_COMPLETED)
@@ -291,51 +289,18 @@ class Campaign:
             if error is not None:
                 raise error
 
-    async def _run_orders(self, client: Client, orders: Sequence[Order]) -> None:
-        """Every order, at most ``in_flight`` at a time: submissions go on all along."""
-        gate = asyncio.Semaphore(self.plan.in_flight)
-        options = chaos_options(self.settings)
-
-        async def one(order: Order) -> None:
-            async with gate:
-                handle = await self._submit(client, order, options)
-                outcome = await self._outcome(handle) if handle else None
-            self._record(outcome)
-
-        await asyncio.gather(*(one(order) for order in orders))
-
-    async def _submit(self, client: Client, order: Order, options: OrderOptions) -> Handle | None:
-        """Start the order (idempotent), retrying while the server is down; None: too late."""
-        while time.monotonic() < self.deadline:
-            try:
-                return await start_order(client, order, self.settings.task_queue, options)
-            except RPCError:  # the server is down or restarting: the client reconnects
-                await asyncio.sleep(RETRY_PAUSE_S)
-        return None
-
-    async def _outcome(self, handle: Handle) -> OrderResult | str | None:
-        """The order's result; a crashed workflow's reason (str); None: no result in time."""
-        while (left := self.deadline - time.monotonic()) > 0:
-            try:
-                return await asyncio.wait_for(handle.result(), left)
-            except RPCError:  # the long poll broke with the server: ask again once it is back
-                await asyncio.sleep(RETRY_PAUSE_S)
-            except asyncio.TimeoutError:
-                return None
-            except WorkflowFailureError as err:  # a crashed workflow is a bug; count it
-                return f"workflow: WorkflowFailure: {err.cause}"
-        return None
-
-    def _record(self, outcome: OrderResult | str | None) -> None:
-        """Count one order's outcome: a result, or lost (with a crashed workflow's reason)."""
-        self.done += 1
-        if isinstance(outcome, OrderResult):
-            self.results.append(outcome)
-            tally(self.report, outcome)
-            return
-        self.report.lost += 1
-        if outcome:
-            self.report.count_reason(outcome)
+    async def _run_orders(self, client: Client, store: Store, orders: Sequence[Order]) -> None:
+        """Every order through the order service, at most ``in_flight`` open at a time,
+        riding out the kills and restarts (the demo's batch runner, ``keep_trying``)."""
+        service = build_service(client, store, self.settings, chaos_options(self.settings))
+        self.results = await run_batch(
+            service,
+            orders,
+            report=self.report,
+            in_flight=self.plan.in_flight,
+            timeout=max(0.0, self.deadline - time.monotonic()),
+            keep_trying=True,
+        )
 
     async def _monkey(self) -> None:
         """Kill workers when their time is up, restart the server mid-run, show progress."""
@@ -351,7 +316,7 @@ class Campaign:
             if now - last_progress >= PROGRESS_EVERY_S:
                 last_progress = now
                 self.echo(
-                    f"{self.report.progress_line(self.done)} | worker kills "
+                    f"{self.report.progress_line(self.report.finished)} | worker kills "
                     f"{len(self.pool.kill_times)} | server restarts {self.server_restarts}"
                 )
 
@@ -359,14 +324,15 @@ class Campaign:
         """Restart k of n comes once k/(n+1) of the orders are done: always mid-run."""
         n = self.plan.server_restarts
         k = self.server_restarts + 1
-        return k <= n and self.done >= self.plan.orders * k // (n + 1)
+        return k <= n and self.report.finished >= self.plan.orders * k // (n + 1)
 
     async def _restart_server(self) -> None:
         """SIGKILL the dev server, leave it down a moment, start it on the same file and port."""
         if self.dev.process is not None:
             self.dev.process.kill()
             self.dev.process.wait()
-        self.echo(f"  SIGKILL Temporal server with {self.plan.orders - self.done} order(s) open")
+        still_open = self.plan.orders - self.report.finished
+        self.echo(f"  SIGKILL Temporal server with {still_open} order(s) open")
         await asyncio.sleep(SERVER_DOWNTIME_S)  # meanwhile clients and workers fail and retry
         began = time.monotonic()
         self.dev.start()  # blocking: the campaign cannot go on without it anyway
@@ -375,12 +341,8 @@ class Campaign:
 
     def _audited(self, store: Store, seconds: float) -> ChaosRun:
         """Audit the batch, cross-check each outcome with the database, sum it all up."""
-        audit = run_audit(store.engine, order_prefix=self.batch)
-        problems = cross_check(self.results, audit.states)
-        if self.report.lost:
-            problems.append(f"{self.report.lost} order(s) reached no final state")
+        audited(self.report, store, self.results)
         self.report.seconds = seconds
-        self.report.attach_audit(audit, problems)
         kills = self.pool.kill_times
         return ChaosRun(
             report=self.report,

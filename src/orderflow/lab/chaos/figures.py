@@ -63,6 +63,8 @@ class ChaosFigures(BaseModel):
     compensated: int
     needs_attention: int
     cancelled: int
+    #: Refused at the door (invalid orders): never started.
+    refused: int
     retries: int
     duplicate_charges: int
     orphaned: int  # charges kept and stock held for orders that did not ship
@@ -92,6 +94,7 @@ class ChaosFigures(BaseModel):
             compensated=report.compensated,
             needs_attention=report.needs_attention,
             cancelled=report.cancelled,
+            refused=report.refused,
             retries=report.retries,
             duplicate_charges=audit.duplicate_charges,
             orphaned=audit.orphaned_charges + audit.orphaned_reservations,
@@ -124,6 +127,7 @@ class ChaosFigures(BaseModel):
             ("completed", self.completed),
             ("failed", self.failed),
             ("  of which compensated", self.compensated),
+            ("refused at the door", self.refused),
             ("needs attention", self.needs_attention),
             ("lost (no final state)", self.lost),
             ("retries", self.retries),

@@ -1,0 +1,123 @@
+"""Orders as a person reads them in a terminal, and as JSON for scripts (redacted).
+
+Personal data stays out of command output unless asked for (``--show-personal``): the
+customer's name and address are shown then; the payment token never is.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from orderflow.app.orders import OrderSummary
+from orderflow.workflows.messages import OrderResult, OrderState, PricedOrder
+
+#: What a redacted personal field reads as.
+HIDDEN = "(hidden; --show-personal shows it)"
+TOKEN = "(payment token: never shown)"
+
+
+def state_json(state: OrderState, *, show_personal: bool = False) -> dict[str, Any]:
+    """The order's state as JSON, with the address hidden unless asked and no token."""
+    data: dict[str, Any] = state.model_dump(mode="json")
+    order = data.get("order")
+    if isinstance(order, dict):
+        order["payment_token"] = TOKEN
+        if not show_personal and isinstance(order.get("address"), dict):
+            order["address"] = {key: HIDDEN for key in order["address"]}
+    return data
+
+
+def result_json(result: OrderResult) -> dict[str, Any]:
+    """The order's result as JSON (it holds no personal data)."""
+    data: dict[str, Any] = result.model_dump(mode="json")
+    return data
+
+
+def dumps(data: object) -> str:
+    """One JSON document on one line."""
+    return json.dumps(data, sort_keys=True)
+
+
+def priced_line(priced: PricedOrder, *, new: bool) -> str:
+    """The answer to a submission, in one line."""
+    total = priced.total
+    how = "accepted" if new else "already submitted (a repeat: nothing more is charged)"
+    review = "; it waits for review before anything is charged" if priced.needs_review else ""
+    return (
+        f"order {priced.order_id}: {how}; total {total.total} (goods {total.subtotal} + "
+        f"shipping {total.shipping_fee} + tax {total.tax}){review}"
+    )
+
+
+def step_line(state: OrderState) -> str:
+    """A progress line while an order runs."""
+    step = f", step {state.step}" if state.step else ""
+    return f"  order {state.order_id}: {state.status.value}{step}"
+
+
+def state_text(state: OrderState, *, show_personal: bool = False) -> str:
+    """The order's state as aligned lines for a person."""
+    rows: list[tuple[str, str]] = [("status", state.status.value)]
+    if state.step:
+        rows.append(("step now", state.step))
+    if state.total is not None:
+        t = state.total
+        rows.append(
+            (
+                "total",
+                f"{t.total} (goods {t.subtotal} + shipping {t.shipping_fee} + tax {t.tax})",
+            )
+        )
+    order = state.order
+    if order is not None:
+        rows.append(("customer", order.customer_id or "(none given)"))
+        rows.append(("lines", ", ".join(f"{item.quantity} x {item.sku}" for item in order.items)))
+        if show_personal:
+            a = order.address
+            rows.append(("ship to", f"{a.name}, {a.line1}, {a.postal_code} {a.city}, {a.country}"))
+        rows.append(("service", order.service_level.value))
+    if state.needs_review:
+        rows.append(("review", "needed (its total is above the review threshold)"))
+    if state.reason:
+        rows.append(("reason", state.reason))
+    if state.invalid is not None:
+        rows.append(("invalid", f"{state.invalid.field}: {state.invalid.rule}"))
+    if state.attempts:
+        rows.append(
+            ("attempts", ", ".join(f"{step} {n}" for step, n in sorted(state.attempts.items())))
+        )
+    for shipment in state.shipments:
+        tracking = f" tracking {shipment.tracking_number}" if shipment.tracking_number else ""
+        units = sum(line.quantity for line in shipment.lines)
+        error = f" ({shipment.error})" if shipment.error else ""
+        rows.append(
+            (
+                f"parcel {shipment.warehouse}",
+                f"{shipment.status.value}, {units} unit(s){tracking}{error}",
+            )
+        )
+    for record in state.compensations:
+        outcome = "done" if record.ok else "FAILED"
+        rows.append(
+            (
+                f"undo {record.step.value}",
+                f"{record.action.value} {outcome}: {record.detail} ({record.attempts} attempt(s))",
+            )
+        )
+    if state.owed:
+        owed = ", ".join(action.value for action in state.owed)
+        rows.append(("still owed", f"{owed} — settle with `orderflow resolve {state.order_id}`"))
+    width = max(len(label) for label, _ in rows)
+    lines = [f"order {state.order_id}"]
+    lines += [f"  {label:<{width}}  {value}" for label, value in rows]
+    return "\n".join(lines)
+
+
+def listing(orders: Sequence[OrderSummary]) -> str:
+    """Orders as a table with headers."""
+    width = max([len("ORDER ID"), *(len(o.order_id) for o in orders)])
+    lines = [f"{'ORDER ID':<{width}}  {'STATUS':<16}  WORKFLOW"]
+    lines += [f"{o.order_id:<{width}}  {o.status:<16}  {o.workflow_status}" for o in orders]
+    return "\n".join(lines)
