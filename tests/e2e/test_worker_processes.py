@@ -15,6 +15,7 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from orderflow.app.orders import start_order
+from orderflow.app.watch import result_of
 from orderflow.bootstrap import build_store
 from orderflow.config import Settings
 from orderflow.domain.catalog import CATALOG
@@ -92,7 +93,7 @@ async def test_two_worker_processes_share_a_queue_and_count_orders_in_metrics(
                 temporal_env.client, an_order(f"{queue}-declined", "tok_declined"), queue, FAST
             )
         )
-        results = [await handle.result() for handle in handles]
+        results = [await result_of(handle) for handle in handles]
         after = [scrape(port + i, deadline) for i in (0, 1)]
     finally:
         proc.send_signal(signal.SIGTERM)

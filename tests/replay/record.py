@@ -19,6 +19,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from orderflow.adapters.faults import Fault, ScriptedFaults
 from orderflow.app.orders import start_order
+from orderflow.app.watch import result_of
 from orderflow.domain.catalog import CATALOG
 from orderflow.domain.models import LineItem
 from orderflow.store import Store, make_engine
@@ -72,7 +73,7 @@ async def record(tag: str, mode: str | None = None) -> None:
         queue = f"replay-{uuid.uuid4().hex[:8]}"
         async with worker_for(env.client, queue, acts):
             handle = await start_order(env.client, order, queue, options)
-            await handle.result()
+            await result_of(handle)
             history = await handle.fetch_history()
         (HERE / f"{prefix}_{name}.json").write_text(history.to_json())
         print(f"recorded {prefix}_{name}.json")

@@ -13,6 +13,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
 from orderflow.app.orders import start_order, workflow_id
+from orderflow.app.watch import result_of
 from orderflow.domain.catalog import CATALOG, WAREHOUSES
 from orderflow.domain.models import LineItem, ReservationReceipt, ShipmentReceipt, ShippingQuote
 from orderflow.domain.status import OrderStatus
@@ -78,7 +79,7 @@ async def test_cancel_before_shipment_runs_exactly_the_compensations_owed(
         result = await handle.execute_update(
             OrderWorkflow.cancel, CancelRequest(reason="customer changed their mind")
         )
-        final = await handle.result()
+        final = await result_of(handle)
 
     assert result.status is OrderStatus.CANCELLED
     assert result.reason == "customer changed their mind"
@@ -121,7 +122,7 @@ async def test_cancel_after_completion_is_refused_and_changes_nothing(
     order_id = f"{order_prefix}1"
     async with worker_for(temporal_env.client, task_queue, make_activities(store)):
         handle = await start_order(temporal_env.client, an_order(order_id), task_queue, FAST)
-        assert (await handle.result()).status is OrderStatus.COMPLETED
+        assert (await result_of(handle)).status is OrderStatus.COMPLETED
         with pytest.raises(Exception, match=r"(?i)completed"):
             await handle.execute_update(OrderWorkflow.cancel, CancelRequest())
 
@@ -144,7 +145,7 @@ async def test_update_with_start_answers_with_the_priced_order_while_processing_
         priced = await temporal_env.client.execute_update_with_start_workflow(
             OrderWorkflow.priced, start_workflow_operation=start
         )
-        result = await (await start.workflow_handle()).result()
+        result = await result_of(await start.workflow_handle())
 
     assert priced.total.subtotal == Decimal("51.98")  # 2 x 19.99 + 12.00
     assert (
@@ -191,7 +192,7 @@ async def test_a_risky_order_waits_for_approval_before_anything_is_charged(
         await handle.execute_update(
             OrderWorkflow.review, ReviewDecision(approved=True, reviewer="sam")
         )
-        result = await handle.result()
+        result = await result_of(handle)
 
     assert priced.needs_review
     assert state.status is OrderStatus.AWAITING_REVIEW
@@ -209,7 +210,7 @@ async def test_a_rejected_risky_order_is_cancelled_without_a_charge(
         await handle.execute_update(
             OrderWorkflow.review, ReviewDecision(approved=False, reviewer="sam", note="fraud")
         )
-        result = await handle.result()
+        result = await result_of(handle)
 
     assert result.status is OrderStatus.CANCELLED
     assert result.reason == "rejected in review by sam: fraud"
@@ -231,7 +232,7 @@ async def test_orders_split_across_warehouses_ship_as_one_parcel_each(
         handle = await start_order(
             temporal_env.client, an_order(order_id, items=items), task_queue, FAST
         )
-        result = await handle.result()
+        result = await result_of(handle)
 
     assert result.status is OrderStatus.COMPLETED
     by_warehouse = {s.warehouse: s for s in result.shipments}
@@ -263,7 +264,7 @@ async def test_a_failed_branch_compensates_exactly_what_the_other_branch_did(
         handle = await start_order(
             temporal_env.client, an_order(order_id, items=items), task_queue, FAST
         )
-        result = await handle.result()
+        result = await result_of(handle)
 
     assert result.status is OrderStatus.FAILED
     assert result.error_type == "CarrierRefused"
@@ -305,7 +306,7 @@ async def test_a_reservation_failing_in_one_warehouse_releases_the_other(
         handle = await start_order(
             temporal_env.client, an_order(order_id, items=items), task_queue, FAST
         )
-        result = await handle.result()
+        result = await result_of(handle)
 
     assert result.status is OrderStatus.FAILED
     assert result.failed_step == "inventory"

@@ -18,6 +18,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from orderflow.adapters.faults import NO_FAULTS, Fault, ScriptedFaults
 from orderflow.app.orders import start_order
+from orderflow.app.watch import result_of
 from orderflow.domain.models import LineItem, ShippingQuote
 from orderflow.domain.pricing import price_order
 from orderflow.domain.status import OrderStatus
@@ -60,7 +61,7 @@ async def run_order(
     env: WorkflowEnvironment, task_queue: str, order_id: str, **kw: object
 ) -> OrderResult:
     handle = await start_order(env.client, an_order(order_id, **kw), task_queue, OPTIONS)  # type: ignore[arg-type]
-    return await handle.result()
+    return await result_of(handle)
 
 
 def expected_total(store: Store, order_id: str) -> Decimal:
@@ -309,7 +310,7 @@ async def test_a_refund_that_cannot_complete_parks_the_order_until_an_operator_s
         await handle.execute_update(
             OrderWorkflow.resolve, Resolution(action=fix, operator="sam", note="ticket 42")
         )
-        result = await handle.result()
+        result = await result_of(handle)
 
     assert parked.status is OrderStatus.NEEDS_ATTENTION
     refund = parked.compensations[-1]
@@ -340,7 +341,7 @@ async def test_a_resolution_that_does_not_match_what_is_owed_is_refused(
         with pytest.raises(WorkflowUpdateFailedError) as refused:
             await handle.execute_update(OrderWorkflow.resolve, Resolution(action="mark_cancelled"))
         await handle.execute_update(OrderWorkflow.resolve, Resolution(action="mark_refunded"))
-        await handle.result()
+        await result_of(handle)
 
     assert "cancel_shipment is not owed" in str(refused.value.cause)
 
@@ -352,9 +353,9 @@ async def test_submitting_the_same_order_twice_runs_one_saga(
     async with worker_for(temporal_env.client, task_queue, make_activities(store)):
         first = await start_order(temporal_env.client, an_order(order_id), task_queue, OPTIONS)
         second = await start_order(temporal_env.client, an_order(order_id), task_queue, OPTIONS)
-        await first.result()
+        await result_of(first)
         third = await start_order(temporal_env.client, an_order(order_id), task_queue, OPTIONS)
-        result = await third.result()
+        result = await result_of(third)
 
     assert second.result_run_id == first.result_run_id
     assert result.status is OrderStatus.COMPLETED

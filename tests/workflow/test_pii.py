@@ -14,6 +14,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from orderflow.api.app import create_app
 from orderflow.app.orders import start_order
+from orderflow.app.watch import result_of
 from orderflow.config import Settings
 from orderflow.domain.status import OrderStatus
 from orderflow.store import Store
@@ -46,7 +47,7 @@ async def test_no_plaintext_pii_reaches_temporal_history_and_no_token_reaches_lo
     order = an_order(f"{order_prefix}1", token="tok_visa_4242")
     async with worker_for(client, task_queue, make_activities(store)):
         handle = await start_order(client, order, task_queue, FAST)
-        result = await handle.result()
+        result = await result_of(handle)
         state = await handle.query(OrderWorkflow.status)  # through the codec: readable
     # Read the raw history with a client that holds no key: what the server stores.
     raw = await temporal_env.client.get_workflow_handle(handle.id).fetch_history()

@@ -14,6 +14,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from orderflow.app.orders import start_order
+from orderflow.app.watch import result_of
 from orderflow.domain.status import OrderStatus
 from orderflow.store import Store
 from orderflow.temporal.devserver import search_attribute_args, temporal_binary
@@ -50,7 +51,7 @@ async def test_an_unreviewed_risky_order_is_cancelled_after_its_review_window(
     )
     async with worker_for(skipping_env.client, task_queue, make_activities(store)):
         handle = await start_order(skipping_env.client, an_order(order_id), task_queue, options)
-        result = await handle.result()
+        result = await result_of(handle)
         history = await handle.fetch_history()
 
     assert result.status is OrderStatus.CANCELLED

@@ -23,6 +23,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 from temporalio.worker.workflow_sandbox._runner import _Instance
 
 from orderflow.app.orders import start_order
+from orderflow.app.watch import result_of
 from orderflow.config import Settings
 from orderflow.domain.status import OrderStatus
 from orderflow.store import Store
@@ -104,7 +105,7 @@ async def contexts_of_one_order(
     settings = Settings(task_queue=task_queue, activity_threads=4)
     async with running_worker(client, settings, make_activities(store), workflow_runner=runner):
         handle = await start_order(client, an_order(order_id), task_queue, FAST)
-        result = await handle.result()
+        result = await result_of(handle)
     assert result.status is OrderStatus.COMPLETED
     generic = (
         (op, context.replace(handle.id, "<workflow id>").replace(task_queue, "<task queue>"))

@@ -11,6 +11,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from orderflow.adapters.faults import Fault, ScriptedFaults
 from orderflow.app.orders import start_order
+from orderflow.app.watch import result_of
 from orderflow.domain.status import OrderStatus
 from orderflow.store import Store
 from orderflow.store.audit import run_audit
@@ -49,7 +50,7 @@ async def test_a_timed_out_charge_that_completes_late_is_not_charged_twice(
     acts = make_activities(store, payment=ScriptedFaults([SLOW], slow_seconds=2.0))
     async with worker_for(temporal_env.client, task_queue, acts):
         handle = await start_order(temporal_env.client, an_order(order_id), task_queue, TIGHT)
-        result = await handle.result()
+        result = await result_of(handle)
         await late_answer(caplog, "payment gateway answered a call only after")
 
     assert result.status is OrderStatus.COMPLETED
@@ -75,7 +76,7 @@ async def test_a_reservation_that_lands_after_its_compensation_is_refused(
     )
     async with worker_for(temporal_env.client, task_queue, acts):
         handle = await start_order(temporal_env.client, an_order(order_id), task_queue, TIGHT)
-        result = await handle.result()
+        result = await result_of(handle)
         await late_answer(caplog, "inventory system answered a call only after")
 
     assert result.status is OrderStatus.FAILED
@@ -104,7 +105,7 @@ async def test_a_step_that_times_out_on_every_attempt_reports_all_its_attempts(
     acts = make_activities(store, shipping=ScriptedFaults([SLOW] * 3, slow_seconds=0.8))
     async with worker_for(temporal_env.client, task_queue, acts):
         handle = await start_order(temporal_env.client, an_order(order_id), task_queue, options)
-        result = await handle.result()
+        result = await result_of(handle)
         await late_answer(caplog, "carrier answered a call only after")
 
     assert result.status is OrderStatus.FAILED

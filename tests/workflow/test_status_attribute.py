@@ -16,6 +16,7 @@ from temporalio.converter import decode_typed_search_attributes
 from temporalio.testing import WorkflowEnvironment
 
 from orderflow.app.orders import start_order
+from orderflow.app.watch import result_of
 from orderflow.domain.models import LineItem
 from orderflow.domain.status import OrderStatus
 from orderflow.store import Store
@@ -71,7 +72,7 @@ async def test_a_completed_order_writes_the_statuses_of_its_mode(
         handle = await start_order(
             temporal_env.client, an_order(f"{order_prefix}1"), task_queue, options
         )
-        result = await handle.result()
+        result = await result_of(handle)
 
     assert result.status is OrderStatus.COMPLETED
     assert await written_statuses(handle) == expected
@@ -84,7 +85,7 @@ async def test_a_failed_order_shows_its_unwinding_and_its_end(
     too_many = an_order(f"{order_prefix}1", items=[LineItem(sku="CAP-NAVY", quantity=500)])
     async with worker_for(temporal_env.client, task_queue, make_activities(store)):
         handle = await start_order(temporal_env.client, too_many, task_queue, RESTING)
-        result = await handle.result()
+        result = await result_of(handle)
 
     assert result.status is OrderStatus.FAILED
     assert await written_statuses(handle) == ["COMPENSATING", "FAILED"]
@@ -102,7 +103,7 @@ async def test_an_order_waiting_for_review_is_listed_as_such_until_approved(
         await handle.execute_update(OrderWorkflow.priced)
         waiting = await current_status(handle)
         await handle.execute_update(OrderWorkflow.review, ReviewDecision(approved=True))
-        await handle.result()
+        await result_of(handle)
 
     assert waiting == "AWAITING_REVIEW"
     # Leaving the wait is written too, so the attribute never shows a wait that is over.

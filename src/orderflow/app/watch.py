@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable
 from datetime import datetime, timezone
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.enums.v1 import (
@@ -27,7 +27,12 @@ from temporalio.api.workflowservice.v1 import (
     DescribeTaskQueueRequest,
     GetWorkflowExecutionHistoryRequest,
 )
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowFailureError,
+    WorkflowHandle,
+)
 from temporalio.exceptions import (
     ApplicationError,
     CancelledError,
@@ -201,6 +206,14 @@ class Watchman:
                 "reconcile`)",
             )
         raise err
+
+
+async def result_of(handle: WorkflowHandle[Any, OrderResult]) -> OrderResult:
+    """Wait for the order's result, whether its workflow completed or failed visibly."""
+    try:
+        return await handle.result()
+    except WorkflowFailureError as err:
+        return Watchman.result_of_failure(handle.id.removeprefix("order-"), err)
 
 
 def _age(moment: datetime) -> float:

@@ -61,6 +61,11 @@ Acts = OrderActivities
 PATCH_RECORD_OUTCOME = "record-outcome"
 #: Patch id of the change that parks NEEDS_ATTENTION orders for an operator (v2).
 PATCH_PARK_FOR_OPERATOR = "park-for-operator"
+#: Patch id of the change that ends failed and cancelled orders as failed workflows (v5), so
+#: Temporal's UI shows them apart from completed ones.
+PATCH_FAIL_VISIBLY = "fail-visibly"
+#: The error type a failed / cancelled order's workflow ends with (the result attached).
+ENDINGS = {OrderStatus.FAILED: "OrderFailed", OrderStatus.CANCELLED: "OrderCancelled"}
 
 
 @workflow.defn
@@ -205,7 +210,13 @@ class OrderWorkflow:
 
     @workflow.run
     async def run(self, inp: OrderInput) -> OrderResult:
-        """Process the order; a failed order is a result (FAILED), not a failed workflow."""
+        """Process the order.
+
+        A failed or cancelled order is a business result (FAILED, CANCELLED), not a crash:
+        its workflow ends as failed with type OrderFailed / OrderCancelled and the result
+        as the failure's details, so Temporal's UI tells it from a completed one at a
+        glance; ``orderflow.app.watch.result_of`` reads the result back either way.
+        """
         self._inp = inp
         self._board.options = inp.options
         self._steps.local_steps = LOCAL_STEPS[inp.options.activity_mode]
@@ -237,6 +248,16 @@ class OrderWorkflow:
         self._finish(result, saga)
         await self._record_outcome(result, inp)
         await workflow.wait_condition(workflow.all_handlers_finished)
+        ending = ENDINGS.get(result.status)
+        if ending is not None and workflow.patched(PATCH_FAIL_VISIBLY):
+            # A business result, shown as a failed workflow in Temporal's UI; the result
+            # travels as the failure's details (clients read it back as the result).
+            raise ApplicationError(
+                f"order {order.order_id} {result.status.value}: {result.reason}",
+                result,
+                type=ending,
+                non_retryable=True,
+            )
         return result
 
     async def _record_outcome(self, result: OrderResult, inp: OrderInput) -> None:
