@@ -7,6 +7,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from orderflow.adapters.faults import RandomFaults
@@ -23,26 +24,41 @@ if TYPE_CHECKING:
     from orderflow.app.orders import OrderService
 
 
-def build_store(settings: Settings) -> Store:
+def build_store(settings: Settings, *, url: str | None = None, create: bool = True) -> Store:
     """The store, its schema migrated to the newest revision and its catalog seeded.
 
+    ``url``: another database than the shop's (the legacy processor's). ``create=False``:
+    a SQLite file that does not exist yet is an error, not a new empty database (commands
+    that only read, like ``audit``, must not answer "0 orders" from a fresh file).
+
     Raises:
-        StoreUnavailable: the database does not answer (the URL shown without password).
+        StoreUnavailable: the database does not answer, or does not exist (``create=False``);
+            the URL is shown without its password.
     """
+    from sqlalchemy.engine import make_url
     from sqlalchemy.exc import SQLAlchemyError
 
     from orderflow.app.errors import StoreUnavailable
     from orderflow.store import schema
     from orderflow.store.db import display_url
 
-    store = Store(make_engine(settings.db_url))
+    url = url or settings.db_url
+    parsed = make_url(url)
+    file = parsed.database if parsed.get_backend_name() == "sqlite" else None
+    if not create and file and file != ":memory:" and not Path(file).exists():
+        raise StoreUnavailable(
+            display_url(url),
+            "no such database: nothing has run with this data directory "
+            f"({settings.data_dir}); set ORDERFLOW_DATA_DIR or DATABASE_URL",
+        )
+    store = Store(make_engine(url))
     try:
         schema.upgrade(store.engine)
         store.seed_catalog(CATALOG)
     except (SQLAlchemyError, schema.SchemaError) as err:
         store.engine.dispose()
         detail = str(getattr(err, "orig", None) or err).strip().splitlines()[0][:200]
-        raise StoreUnavailable(display_url(settings.db_url), detail) from None
+        raise StoreUnavailable(display_url(url), detail) from None
     return store
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
 from decimal import Decimal
 from enum import Enum
@@ -12,6 +13,13 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from orderflow.workflows.messages import ActivityMode, StatusUpdates
+
+
+def default_data_dir() -> Path:
+    """Where orderflow keeps its state unless told otherwise: the same place whatever the
+    current directory (``$XDG_DATA_HOME/orderflow``, by default ``~/.local/share/orderflow``)."""
+    base = os.environ.get("XDG_DATA_HOME") or "~/.local/share"
+    return Path(base).expanduser() / "orderflow"
 
 
 def _env_names(name: str, alias: object) -> list[str]:
@@ -26,12 +34,16 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="ORDERFLOW_", extra="ignore")
 
-    data_dir: Path = Field(default=Path("orderflow-data"))
+    #: The data directory: the SQLite store, the embedded server's state, keys, logs.
+    data_dir: Path = Field(default_factory=default_data_dir)
     database_url: str = Field(
         default="",
         validation_alias=AliasChoices("ORDERFLOW_DATABASE_URL", "DATABASE_URL"),
         description="SQLAlchemy URL; default: a SQLite file in the data directory",
     )
+    #: The legacy processor's own database (never the shop's); default: legacy.db in the
+    #: data directory.
+    legacy_database_url: str = ""
 
     temporal_address: str = Field(
         default="127.0.0.1:7233", validation_alias=AliasChoices("TEMPORAL_ADDRESS")
@@ -88,12 +100,19 @@ class Settings(BaseSettings):
     #: fail its tasks) once the order has made no progress for this long.
     stall_after_s: float = Field(default=10.0, gt=0, le=3600)
 
-    #: Payload encryption keys, "id:base64key,..." (empty: payloads are not encrypted).
+    #: Encrypt every payload (orders, names, addresses, tokens, results) before it reaches
+    #: Temporal. On by default: with no keys configured, a key is made on first use in
+    #: the data directory (``encryption.key``, owner-only).
+    encrypt_payloads: bool = True
+    #: Payload encryption keys, "id:base64key,..." (empty: the data directory's key).
     encryption_keys: SecretStr = SecretStr("")
     #: Key id used for new payloads (default: the first key listed).
     encryption_key_id: str = ""
-    #: Codec endpoint the embedded server's Web UI uses to show decrypted payloads.
+    #: Codec endpoint the embedded server's Web UI uses to show decrypted payloads
+    #: (default: the one ``orderflow server`` runs on 127.0.0.1:``ui_codec_port``).
     ui_codec_endpoint: str = ""
+    #: Port of the codec ``orderflow server`` serves for its Web UI (loopback only).
+    ui_codec_port: int = Field(default=8234, ge=1, le=65535)
     #: Browser origins allowed to call the API's codec endpoint (the Temporal Web UI).
     codec_cors_origins: list[str] = Field(
         default_factory=lambda: ["http://127.0.0.1:8233", "http://localhost:8233"]
@@ -109,6 +128,9 @@ class Settings(BaseSettings):
         env: dict[str, str] = {}
         for name, field in type(self).model_fields.items():
             value = getattr(self, name)
+            if name == "encryption_keys":
+                # The keys in force, so a child started elsewhere reads its parent's orders.
+                value = SecretStr(self.keys())
             if value is None:
                 continue
             var = _env_names(name, field.validation_alias)[0]
@@ -149,6 +171,40 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'orderflow.db').resolve()}"
+
+    @property
+    def legacy_db_url(self) -> str:
+        """The legacy processor's database: its own, so it never touches the shop's."""
+        if self.legacy_database_url:
+            return self.legacy_database_url
+        return f"sqlite:///{(self.data_dir / 'legacy.db').resolve()}"
+
+    def keys(self) -> str:
+        """The payload encryption keys in force ("id:base64key,..."; "" when off).
+
+        Configured keys win; otherwise the data directory's key, made on first use.
+        """
+        if not self.encrypt_payloads:
+            return ""
+        configured = self.encryption_keys.get_secret_value()
+        if configured.strip():
+            return configured
+        from orderflow.temporal.codec import local_key  # imported late: cryptography
+
+        return local_key(self.data_dir)
+
+    @property
+    def ui_origins(self) -> list[str]:
+        """The Web UI's browser origins (allowed to call the codec endpoints)."""
+        return [
+            *self.codec_cors_origins,
+            *(f"http://{host}:{self.ui_port}" for host in ("127.0.0.1", "localhost")),
+        ]
+
+    @property
+    def codec_url(self) -> str:
+        """The codec endpoint the embedded Web UI is given."""
+        return self.ui_codec_endpoint or f"http://127.0.0.1:{self.ui_codec_port}"
 
     @property
     def temporal_db(self) -> Path:

@@ -114,8 +114,10 @@ async def test_legacy_leaves_orphaned_charges_that_the_temporal_version_does_not
     assert isinstance(legacy_audit, dict)
     assert legacy_audit["ok"] is False
     assert legacy_audit["orphaned_charges"] > 0  # charged, never shipped, never refunded
-    audit = run_cli("audit", data_dir=legacy_dir)
+    audit = run_cli("audit", "--legacy", data_dir=legacy_dir)
     assert audit.returncode == 1 and "but not shipped" in audit.stdout
+    shop = run_cli("audit", data_dir=legacy_dir)  # the shop's database was never touched
+    assert shop.returncode == 7 and "no such database" in shop.stderr
 
     temporal = await demo_in_process(temporal_env, data_dir, orders=40, seed=3, **RAISED)
     assert temporal.lost == 0

@@ -20,6 +20,7 @@ from orderflow.bootstrap import build_store
 from orderflow.config import Settings
 from orderflow.domain.catalog import CATALOG
 from orderflow.domain.status import OrderStatus
+from orderflow.temporal.client import connect
 from tests.e2e.test_demo import free_port
 from tests.workflow.conftest import FAST
 from tests.workflow.helpers import an_order
@@ -81,17 +82,16 @@ async def test_two_worker_processes_share_a_queue_and_count_orders_in_metrics(
     log_path = data_dir / "worker.log"
     log_file = log_path.open("w")
     proc = subprocess.Popen(args, env=env, stderr=log_file)
+    # The workers encrypt with the data directory's key: so does this client.
+    client = await connect(Settings(data_dir=data_dir, temporal_address=env["TEMPORAL_ADDRESS"]))
     try:
         deadline = time.monotonic() + 60
         before = [scrape(port + i, deadline) for i in (0, 1)]  # both processes serve metrics
         handles = [
-            await start_order(temporal_env.client, an_order(f"{queue}-{n}"), queue, FAST)
-            for n in range(6)
+            await start_order(client, an_order(f"{queue}-{n}"), queue, FAST) for n in range(6)
         ]
         handles.append(
-            await start_order(
-                temporal_env.client, an_order(f"{queue}-declined", "tok_declined"), queue, FAST
-            )
+            await start_order(client, an_order(f"{queue}-declined", "tok_declined"), queue, FAST)
         )
         results = [await result_of(handle) for handle in handles]
         after = [scrape(port + i, deadline) for i in (0, 1)]

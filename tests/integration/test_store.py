@@ -57,6 +57,55 @@ def test_restocking_a_negative_number_of_units_is_refused(store: Store) -> None:
     assert store.available()["CAP-NAVY"] == 3
 
 
+def test_a_restock_repeated_with_its_key_adds_its_units_once(store: Store) -> None:
+    store.restock("CAP-NAVY", 3, "WH-WEST", idempotency_key="count-1")
+    again = store.restock("CAP-NAVY", 3, "WH-WEST", idempotency_key="count-1")
+
+    assert again == store.availability()["WH-WEST"]["CAP-NAVY"] == 3
+    with pytest.raises(ValueError, match="another restock"):
+        store.restock("CAP-NAVY", 4, "WH-WEST", idempotency_key="count-1")
+    assert store.availability()["WH-WEST"]["CAP-NAVY"] == 3
+    assert run_audit(store.engine).ok
+
+
+def test_setting_a_shelf_after_a_count_keeps_stock_conserved_and_held_units_held(
+    store: Store, new_order_id: NewId
+) -> None:
+    order_id = new_order_id("o")
+    store.restock("MUG-LOGO", 10)
+    store.reserve(order_id, [priced("MUG-LOGO", 4)])
+
+    assert store.set_stock("MUG-LOGO", 2) == 2
+    assert store.set_stock("MUG-LOGO", 2) == 2  # idempotent
+
+    assert store.availability()["WH-EAST"]["MUG-LOGO"] == 2
+    assert held_reservations(store.engine, order_id) == {"MUG-LOGO": 4}
+    stock_problems = [v for v in run_audit(store.engine).violations if v.startswith("stock ")]
+    assert stock_problems == []  # initial = available + held still holds
+
+
+def test_stock_levels_tell_held_units_from_shipped_ones(
+    store: Store, new_order_id: NewId
+) -> None:
+    shipping, waiting = new_order_id("s"), new_order_id("w")
+    store.restock("STICKER-PACK", 10)
+    store.reserve(shipping, [priced("STICKER-PACK", 3)])
+    store.book_shipment(shipping, ServiceLevel.STANDARD, Decimal("4.30"))
+    store.reserve(waiting, [priced("STICKER-PACK", 2)])
+
+    levels = {(w, sku): rest for w, sku, *rest in store.stock_levels()}
+
+    assert levels["WH-EAST", "STICKER-PACK"] == [5, 2, 3]  # available, held, shipped
+    assert levels["WH-WEST", "STICKER-PACK"] == [0, 0, 0]
+
+
+def test_the_store_keeps_one_identity(store: Store, engine: Engine) -> None:
+    first = store.store_id
+
+    assert first == Store(engine).store_id  # another process on the same database
+    assert len(first) == 32
+
+
 # -- payments -------------------------------------------------------------------------------
 
 

@@ -13,7 +13,8 @@ from fastapi import FastAPI
 
 from orderflow.api import create_app
 from orderflow.app.errors import ConflictError, OrderNotFound, OrderRejected
-from orderflow.app.orders import OrderSummary, StockLevel, Submission
+from orderflow.app.inventory import StockLevel
+from orderflow.app.orders import OrderSummary, Submission
 from orderflow.config import Settings
 from orderflow.domain.catalog import WAREHOUSES
 from orderflow.domain.models import Order, OrderTotal, PricedLine
@@ -65,6 +66,7 @@ class FakeService:
         self.fail: dict[str, Exception] = {}  # method name -> raise this
         self.hang: set[str] = set()  # method names that never answer
         self.stock = {(w, "TEE-BLACK-M"): 10 for w in WAREHOUSES}
+        self.restocked: set[str] = set()
 
     async def _enter(self, method: str) -> None:
         self.calls.append(method)
@@ -151,14 +153,31 @@ class FakeService:
         self.calls.append("inventory")
         return [StockLevel(warehouse=w, sku=s, available=n) for (w, s), n in self.stock.items()]
 
-    def restock(self, sku: str, units: int, warehouse: str) -> StockLevel:
+    def restock(
+        self, sku: str, units: int, warehouse: str, idempotency_key: str | None = None
+    ) -> StockLevel:
         self.calls.append("restock")
+        if (warehouse, sku) not in self.stock:
+            raise OrderRejected.one(
+                "sku", f"unknown SKU {sku!r} or warehouse {warehouse!r}", "InvalidRestock"
+            )
+        if idempotency_key is not None and idempotency_key in self.restocked:
+            return StockLevel(warehouse=warehouse, sku=sku, available=self.stock[warehouse, sku])
+        if idempotency_key is not None:
+            self.restocked.add(idempotency_key)
         if (warehouse, sku) not in self.stock:
             raise OrderRejected.one(
                 "sku", f"unknown SKU {sku!r} or warehouse {warehouse!r}", "InvalidRestock"
             )
         self.stock[warehouse, sku] += units
         return StockLevel(warehouse=warehouse, sku=sku, available=self.stock[warehouse, sku])
+
+    def set_stock(self, sku: str, available: int, warehouse: str) -> StockLevel:
+        self.calls.append("set_stock")
+        if (warehouse, sku) not in self.stock:
+            raise OrderRejected.one("sku", f"unknown SKU {sku!r}", "InvalidRestock")
+        self.stock[warehouse, sku] = available
+        return StockLevel(warehouse=warehouse, sku=sku, available=available)
 
 
 async def healthy() -> dict[str, bool]:

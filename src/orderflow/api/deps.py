@@ -13,7 +13,8 @@ from temporalio.client import RPCTimeoutOrCancelledError
 
 from orderflow.api.auth import ApiKeys
 from orderflow.api.problems import NotReady, UpstreamTimeout
-from orderflow.app.orders import OrderSummary, StockLevel, Submission
+from orderflow.app.inventory import StockLevel
+from orderflow.app.orders import OrderSummary, Submission
 from orderflow.config import Settings
 from orderflow.domain.models import Order
 from orderflow.domain.status import OrderStatus
@@ -42,7 +43,11 @@ class OrderBackend(Protocol):
 
     def inventory(self) -> list[StockLevel]: ...
 
-    def restock(self, sku: str, units: int, warehouse: str) -> StockLevel: ...
+    def restock(
+        self, sku: str, units: int, warehouse: str, idempotency_key: str | None = None
+    ) -> StockLevel: ...
+
+    def set_stock(self, sku: str, available: int, warehouse: str) -> StockLevel: ...
 
 
 @dataclass

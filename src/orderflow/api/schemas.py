@@ -165,6 +165,20 @@ class Restock(StrictModel):
         return value
 
 
+class StockCount(StrictModel):
+    """A shelf's units after a count (held units stay held)."""
+
+    warehouse: str = Field(default=DEFAULT_WAREHOUSE, json_schema_extra={"enum": list(WAREHOUSES)})
+    available: int = Field(strict=True, ge=0, le=1_000_000, examples=[40])
+
+    @field_validator("warehouse")
+    @classmethod
+    def _known_warehouse(cls, value: str) -> str:
+        if value not in WAREHOUSES:
+            raise ValueError(f"unknown warehouse; one of {', '.join(WAREHOUSES)}")
+        return value
+
+
 class HealthPublic(BaseModel):
     """Whether the API can do its work: Temporal and the database answer."""
 
@@ -183,4 +197,5 @@ __all__ = [
     "OrderReview",
     "PricedOrderPublic",
     "Restock",
+    "StockCount",
 ]

@@ -42,6 +42,7 @@ from orderflow.app.errors import (
     OrderRejected,
     TemporalUnavailable,
 )
+from orderflow.app.inventory import Stock, StockLevel
 from orderflow.app.watch import Watchman
 from orderflow.domain.errors import InvalidOrder
 from orderflow.domain.models import Order, Product
@@ -49,6 +50,7 @@ from orderflow.domain.pricing import order_digest
 from orderflow.domain.status import OrderStatus
 from orderflow.domain.validation import ORDER_ID_PATTERN, validate_order
 from orderflow.store import Store
+from orderflow.store.db import display_url
 from orderflow.workflows.messages import (
     CancelRequest,
     OrderInput,
@@ -126,14 +128,6 @@ class OrderSummary(BaseModel):
     workflow_status: str
 
 
-class StockLevel(BaseModel):
-    """Units available for one SKU in one warehouse."""
-
-    warehouse: str
-    sku: str
-    available: int
-
-
 class OrderService:
     """Submit, start, inspect, wait for, cancel, review and settle orders; read and restock
     inventory."""
@@ -153,6 +147,7 @@ class OrderService:
         self.options = options or OrderOptions()
         #: How long a waiting call lets an order make no progress before it says so.
         self.watch = Watchman(client, stall_after_s)
+        self.stock = Stock(store)
         self._catalog: dict[str, Product] | None = None
 
     # -- the door's checks ------------------------------------------------------------------
@@ -171,7 +166,13 @@ class OrderService:
             raise OrderRejected.one(err.field, err.rule) from None
 
     def _input(self, order: Order, submission: str = "") -> OrderInput:
-        return OrderInput(order=order, options=self.options, submission=submission)
+        return OrderInput(
+            order=order,
+            options=self.options,
+            submission=submission,
+            store_id=self.store.store_id,
+            store=display_url(self.store.engine.url),
+        )
 
     # -- starting orders --------------------------------------------------------------------
 
@@ -427,28 +428,18 @@ class OrderService:
     # -- inventory --------------------------------------------------------------------------
 
     def inventory(self) -> list[StockLevel]:
-        """Units available per warehouse and SKU."""
-        return [
-            StockLevel(warehouse=warehouse, sku=sku, available=units)
-            for warehouse, shelf in sorted(self.store.availability().items())
-            for sku, units in sorted(shelf.items())
-        ]
+        """Units per warehouse and SKU (``Stock.levels``)."""
+        return self.stock.levels()
 
-    def restock(self, sku: str, units: int, warehouse: str) -> StockLevel:
-        """Add units to a shelf.
+    def restock(
+        self, sku: str, units: int, warehouse: str, idempotency_key: str | None = None
+    ) -> StockLevel:
+        """Add units to a shelf (``Stock.restock``)."""
+        return self.stock.restock(sku, units, warehouse, idempotency_key)
 
-        Raises:
-            OrderRejected: unknown SKU or warehouse, or units not a positive whole number.
-        """
-        if units <= 0:
-            raise OrderRejected.one("units", "must be a positive whole number", "InvalidRestock")
-        try:
-            available = self.store.restock(sku, units, warehouse)
-        except KeyError:
-            raise OrderRejected.one(
-                "sku", f"unknown SKU {sku[:64]!r} or warehouse {warehouse[:32]!r}", "InvalidRestock"
-            ) from None
-        return StockLevel(warehouse=warehouse, sku=sku, available=available)
+    def set_stock(self, sku: str, available: int, warehouse: str) -> StockLevel:
+        """Set a shelf after a count (``Stock.set``)."""
+        return self.stock.set(sku, available, warehouse)
 
     # -- helpers ----------------------------------------------------------------------------
 

@@ -18,7 +18,9 @@ from temporalio.client import (
     ScheduleUpdate,
     ScheduleUpdateInput,
 )
+from temporalio.service import RPCError, RPCStatusCode
 
+from orderflow.app.watch import Watchman
 from orderflow.store.drift import ReconcileReport
 from orderflow.workflows.messages import ReconcileRequest
 from orderflow.workflows.reconcile import ReconcileWorkflow
@@ -61,13 +63,34 @@ async def ensure_schedule(
         return handle
 
 
+async def remove_schedule(client: Client, schedule_id: str = SCHEDULE_ID) -> bool:
+    """Delete the reconciliation schedule; False if there was none."""
+    try:
+        await client.get_schedule_handle(schedule_id).delete()
+    except RPCError as err:
+        if err.status is RPCStatusCode.NOT_FOUND:
+            return False
+        raise
+    return True
+
+
 async def reconcile_now(
-    client: Client, task_queue: str, request: ReconcileRequest | None = None
+    client: Client,
+    task_queue: str,
+    request: ReconcileRequest | None = None,
+    *,
+    stall_after_s: float = 10.0,
 ) -> ReconcileReport:
-    """One pass, now, through the worker (so it runs where the store is)."""
-    return await client.execute_workflow(
+    """One pass, now, through a worker (so it runs where the store is), watched: it ends in
+    ``NoWorker`` when no worker takes it."""
+    workflow_id = f"{SCHEDULE_ID}-manual-{uuid.uuid4().hex[:8]}"
+    handle = await client.start_workflow(
         ReconcileWorkflow.run,
         request or ReconcileRequest(),
-        id=f"{SCHEDULE_ID}-manual-{uuid.uuid4().hex[:8]}",
+        id=workflow_id,
         task_queue=task_queue,
     )
+    report: ReconcileReport = await Watchman(client, stall_after_s).wait(
+        handle.result(), workflow_id, task_queue
+    )
+    return report

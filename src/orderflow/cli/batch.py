@@ -14,9 +14,9 @@ from orderflow.cli.common import (
     PaymentRate,
     Seed,
     ShippingRate,
-    exit_now,
     fail,
     run_async,
+    run_sync,
     settings_with,
     setup_logging,
 )
@@ -99,16 +99,32 @@ def legacy(
         shipping_failure_rate=shipping_failure_rate,
         lost_response_share=lost_response_share,
     )
-    store = build_store(settings)
-    batch = new_batch_id("legacy")
-    report = run_legacy_batch(
-        store, build_world(store, settings), generate_orders(orders, seed, batch), batch=batch
-    )
-    typer.echo(report.table())
-    typer.echo(
-        "The legacy processor has no compensation and no idempotency: every violation above "
-        "is money or stock a real shop would have to chase by hand."
-    )
-    if as_json:
-        typer.echo(report.json_line())
-    exit_now(0)
+
+    def main() -> int:
+        from orderflow.store.db import display_url
+
+        store = build_store(settings, url=settings.legacy_db_url)
+        batch = new_batch_id("legacy")
+        try:
+            report = run_legacy_batch(
+                store,
+                build_world(store, settings),
+                generate_orders(orders, seed, batch),
+                batch=batch,
+            )
+        finally:
+            store.engine.dispose()
+        typer.echo(report.table())
+        typer.echo(
+            f"store: {display_url(settings.legacy_db_url)} (the legacy processor's own, never "
+            "the shop's; `orderflow audit --legacy` audits it)"
+        )
+        typer.echo(
+            "The legacy processor has no compensation and no idempotency: every violation "
+            "above is money or stock a real shop would have to chase by hand."
+        )
+        if as_json:
+            typer.echo(report.json_line())
+        return Exit.OK
+
+    run_sync(main)

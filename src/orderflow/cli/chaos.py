@@ -145,7 +145,7 @@ def chaos(
         typer.Option(
             "--hostile",
             help="Fault campaign: every service fails half its calls (half of those after "
-            "acting), 5%% of calls hang past the attempt timeout, so compensations fail "
+            "acting), 5% of calls hang past the attempt timeout, so compensations fail "
             "for a while too. Explicit rate flags still win.",
         ),
     ] = False,

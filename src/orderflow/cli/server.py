@@ -1,4 +1,4 @@
-"""The embedded Temporal dev server: ``orderflow server [--detach|--stop]``."""
+"""The embedded dev stack: ``orderflow server [--detach|--stop]``."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from orderflow.cli.common import settings_with
+from orderflow.cli.common import Exit, fail, run_async, say, settings_with
 
 
 def server(
@@ -17,30 +17,41 @@ def server(
         bool, typer.Option("--stop", help="Stop a server started with --detach.")
     ] = False,
 ) -> None:
-    """Run the embedded Temporal dev server (SQLite-persisted, 127.0.0.1, UI on 8233)."""
-    from orderflow.temporal.devserver import DevServer, DevServerError, is_listening
+    """Run the embedded Temporal dev server (SQLite-persisted, 127.0.0.1, UI on 8233).
+
+    Beside it, on 127.0.0.1 only, the codec its Web UI shows payloads in clear with (they
+    are encrypted in Temporal). Exit status 6 when it cannot start.
+    """
+    from orderflow.cli import stack
+    from orderflow.temporal.devserver import DevServerError, is_listening
 
     settings = settings_with()
-    dev = DevServer(settings)
     if stop:
-        stopped = dev.stop_detached()
-        typer.echo("Temporal dev server stopped" if stopped else "no detached server recorded")
+        stopped = stack.stop_detached(settings)
+        typer.echo("orderflow server stopped" if stopped else "no detached server recorded")
         return
     if is_listening(settings.temporal_address):
         typer.echo(f"a Temporal server already answers on {settings.temporal_address}")
         typer.echo(f"Web UI: {settings.ui_url}")
         if detach:
             return
-        raise typer.Exit(1)
-    try:
-        typer.echo(f"Temporal dev server on {settings.temporal_address}; UI {settings.ui_url}")
-        typer.echo(f"State persisted in {settings.temporal_db}.")
-        if detach:
-            dev.start(detach=True)
-            typer.echo("Running in the background; `orderflow server --stop` stops it.")
-            return
-        typer.echo("Ctrl-C stops it.")
-        raise typer.Exit(dev.run_foreground())
-    except DevServerError as err:
-        typer.echo(f"error: {err}", err=True)
-        raise typer.Exit(1) from err
+        raise typer.Exit(Exit.TEMPORAL_DOWN)
+    typer.echo(f"Temporal dev server on {settings.temporal_address}; UI {settings.ui_url}")
+    typer.echo(f"State persisted in {settings.temporal_db}.")
+    if detach:
+        try:
+            stack.check_ports(settings)
+            stack.start_detached(settings)
+        except DevServerError as err:
+            fail(str(err), Exit.TEMPORAL_DOWN)
+        typer.echo("Running in the background; `orderflow server --stop` stops it.")
+        return
+    typer.echo("Ctrl-C stops it.")
+
+    async def main() -> int:
+        try:
+            return await stack.serve(settings, say)
+        except DevServerError as err:
+            fail(str(err), Exit.TEMPORAL_DOWN)
+
+    run_async(main)

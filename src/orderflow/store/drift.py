@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from orderflow.store.audit import CLEAN, COMPLETE, collect_facts, run_audit
+from orderflow.store.db import display_url
 from orderflow.store.repository import Store, idempotency_key
 from orderflow.store.tables import orders
 
@@ -24,6 +25,8 @@ class ReconcileReport(BaseModel):
     """What the reconciliation found and did."""
 
     orders_checked: int = 0
+    #: The database this pass checked (its URL without password).
+    store: str = ""
     drift: list[str] = Field(default_factory=list)
     repaired: list[str] = Field(default_factory=list)
 
@@ -36,7 +39,7 @@ class ReconcileReport(BaseModel):
 def reconcile(store: Store, *, repair: bool, stale_after_s: float = 3600.0) -> ReconcileReport:
     """Find drift between order outcomes and the database; repair what is safe if asked."""
     facts = collect_facts(store.engine)
-    report = ReconcileReport(orders_checked=len(facts))
+    report = ReconcileReport(orders_checked=len(facts), store=display_url(store.engine.url))
     now = datetime.now(timezone.utc)
     with store.engine.connect() as conn:
         rows = conn.execute(select(orders.c.order_id, orders.c.status, orders.c.created_at)).all()

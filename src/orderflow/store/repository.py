@@ -7,6 +7,8 @@ transactions, idempotency and tombstones they share.
 
 from __future__ import annotations
 
+import functools
+import uuid
 from decimal import Decimal
 
 from sqlalchemy import func, select, update
@@ -15,7 +17,7 @@ from orderflow.store.ledger import SqlLedger
 from orderflow.store.records import idempotency_key
 from orderflow.store.shipping import SqlShipmentBook
 from orderflow.store.stockroom import SqlStockroom
-from orderflow.store.tables import orders
+from orderflow.store.tables import orders, store_meta
 
 __all__ = ["Store", "idempotency_key"]
 
@@ -28,6 +30,22 @@ class Store(SqlLedger, SqlStockroom, SqlShipmentBook):
         from orderflow.store import schema  # imported late: Alembic only when it is needed
 
         schema.upgrade(self.engine)
+
+    @functools.cached_property
+    def store_id(self) -> str:
+        """This database's identity, made the first time it is asked for (idempotent).
+
+        Orders carry their client's store id; a worker refuses an order meant for another
+        store (two processes pointed at two databases by mistake).
+        """
+        with self._tx() as conn:
+            conn.execute(
+                self._insert_missing(
+                    conn, store_meta, {"key": "store_id", "value": uuid.uuid4().hex}
+                )
+            )
+            value = conn.scalar(select(store_meta.c.value).where(store_meta.c.key == "store_id"))
+        return str(value)
 
     def record_outcome(
         self, order_id: str, status: str, total: Decimal | None, reason: str

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import select, update
+from sqlalchemy import Connection, case, func, select, update
 
 from orderflow.domain.catalog import DEFAULT_WAREHOUSE, WAREHOUSES
 from orderflow.domain.errors import AlreadyCompensated, OutOfStock
@@ -21,8 +21,8 @@ from orderflow.domain.models import (
     ReservedLine,
 )
 from orderflow.domain.ports import Stockroom
-from orderflow.store.records import HELD, RELEASED, Records
-from orderflow.store.tables import orders, products, reservations, stock
+from orderflow.store.records import BOOKED, HELD, RELEASED, Records
+from orderflow.store.tables import orders, products, reservations, restocks, shipments, stock
 
 
 class SqlStockroom(Records, Stockroom):
@@ -52,11 +52,38 @@ class SqlStockroom(Records, Stockroom):
                         )
                     )
 
-    def restock(self, sku: str, units: int, warehouse: str = DEFAULT_WAREHOUSE) -> int:
-        """Put ``units`` more of ``sku`` on the shelf of ``warehouse``; returns units available."""
+    def restock(
+        self,
+        sku: str,
+        units: int,
+        warehouse: str = DEFAULT_WAREHOUSE,
+        idempotency_key: str | None = None,
+    ) -> int:
+        """Put ``units`` more of ``sku`` on the shelf of ``warehouse``; returns units available.
+
+        With ``idempotency_key`` the restock happens once: a retry with the same key adds
+        nothing (and a different restock under a used key is refused).
+
+        Raises:
+            KeyError: unknown SKU or warehouse.
+            ValueError: negative units, or the key was used for a different restock.
+        """
         if units < 0:
             raise ValueError("units must not be negative")
         with self._tx() as conn:
+            if idempotency_key is not None:
+                done = conn.execute(
+                    select(restocks.c.warehouse, restocks.c.sku, restocks.c.units).where(
+                        restocks.c.idempotency_key == idempotency_key
+                    )
+                ).first()
+                if done is not None:
+                    if tuple(done) != (warehouse, sku, units):
+                        raise ValueError(
+                            f"idempotency key {idempotency_key[:64]!r} was used for another "
+                            f"restock ({done.units} x {done.sku} in {done.warehouse})"
+                        )
+                    return self._available(conn, sku, warehouse)
             result = conn.execute(
                 update(stock)
                 .where(stock.c.sku == sku, stock.c.warehouse == warehouse)
@@ -64,14 +91,103 @@ class SqlStockroom(Records, Stockroom):
             )
             if result.rowcount != 1:
                 raise KeyError(f"unknown SKU {sku!r} or warehouse {warehouse!r}")
-            return int(
-                conn.scalar(
-                    select(stock.c.available).where(
-                        stock.c.sku == sku, stock.c.warehouse == warehouse
+            if idempotency_key is not None:
+                conn.execute(
+                    restocks.insert().values(
+                        idempotency_key=idempotency_key, warehouse=warehouse, sku=sku, units=units
                     )
                 )
-                or 0
+            return self._available(conn, sku, warehouse)
+
+    def set_stock(self, sku: str, available: int, warehouse: str = DEFAULT_WAREHOUSE) -> int:
+        """Set the units on the shelf (after a count); held units stay held. Idempotent.
+
+        Stock stays conserved: the units put on (or taken off) the shelf move ``initial``
+        by the same amount.
+
+        Raises:
+            KeyError: unknown SKU or warehouse.
+            ValueError: a negative level.
+        """
+        if available < 0:
+            raise ValueError("the level must not be negative")
+        with self._tx() as conn:
+            result = conn.execute(
+                update(stock)
+                .where(stock.c.sku == sku, stock.c.warehouse == warehouse)
+                .values(
+                    initial=stock.c.initial + (available - stock.c.available), available=available
+                )
             )
+            if result.rowcount != 1:
+                raise KeyError(f"unknown SKU {sku!r} or warehouse {warehouse!r}")
+            return self._available(conn, sku, warehouse)
+
+    def stock_levels(self) -> list[tuple[str, str, int, int, int]]:
+        """(warehouse, SKU, available, held, shipped) for every shelf.
+
+        ``held``: units reserved for orders whose parcel from that warehouse is not booked
+        yet; ``shipped``: units of booked parcels (they stay reserved: initial = available +
+        held + shipped).
+        """
+        with self.engine.connect() as conn:
+            booked = (
+                select(shipments.c.order_id, shipments.c.warehouse)
+                .where(shipments.c.status == BOOKED)
+                .subquery()
+            )
+            rows = conn.execute(
+                select(
+                    reservations.c.warehouse,
+                    reservations.c.sku,
+                    func.sum(reservations.c.quantity),
+                    func.sum(
+                        case((booked.c.order_id.is_not(None), reservations.c.quantity), else_=0)
+                    ),
+                )
+                .select_from(
+                    reservations.outerjoin(
+                        booked,
+                        (booked.c.order_id == reservations.c.order_id)
+                        & (booked.c.warehouse == reservations.c.warehouse),
+                    )
+                )
+                .where(reservations.c.status == HELD)
+                .group_by(reservations.c.warehouse, reservations.c.sku)
+            ).all()
+            reserved = {
+                (w, sku): (int(total), int(shipped or 0)) for w, sku, total, shipped in rows
+            }
+            levels = []
+            for warehouse, sku, available in conn.execute(
+                select(stock.c.warehouse, stock.c.sku, stock.c.available).order_by(
+                    stock.c.warehouse, stock.c.sku
+                )
+            ):
+                total, shipped = reserved.get((warehouse, sku), (0, 0))
+                levels.append((warehouse, sku, int(available), total - shipped, shipped))
+            return levels
+
+    def held(self) -> dict[tuple[str, str], int]:
+        """Units held for orders per (warehouse, SKU)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(
+                    reservations.c.warehouse, reservations.c.sku, func.sum(reservations.c.quantity)
+                )
+                .where(reservations.c.status == HELD)
+                .group_by(reservations.c.warehouse, reservations.c.sku)
+            )
+            return {(warehouse, sku): int(units) for warehouse, sku, units in rows}
+
+    @staticmethod
+    def _available(conn: Connection, sku: str, warehouse: str) -> int:
+        return int(
+            conn.scalar(
+                select(stock.c.available).where(stock.c.sku == sku, stock.c.warehouse == warehouse)
+            )
+            or 0
+        )
 
     def catalog(self) -> dict[str, Product]:
         """Products by SKU."""

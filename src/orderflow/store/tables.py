@@ -126,3 +126,22 @@ shipments = Table(
     Column("status", String(16), nullable=False),  # booked | cancelled
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
+
+# Facts about this database (``store_id``: its identity, made at the first migration).
+store_meta = Table(
+    "store_meta",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", String(200), nullable=False),
+)
+
+# One row per restock idempotency key: a retried restock adds its units once.
+restocks = Table(
+    "restocks",
+    metadata,
+    Column("idempotency_key", String(128), primary_key=True),
+    Column("warehouse", String(32), nullable=False),
+    Column("sku", String(64), nullable=False),
+    Column("units", Integer, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)

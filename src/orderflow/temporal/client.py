@@ -39,10 +39,8 @@ async def connect(settings: Settings, runtime: Runtime | None = None) -> Client:
 
 
 def converter_for(settings: Settings) -> DataConverter:
-    """Decimal-exact pydantic payloads, AES-GCM encrypted when keys are configured."""
-    return data_converter(
-        settings.encryption_keys.get_secret_value(), settings.encryption_key_id or None
-    )
+    """Decimal-exact pydantic payloads, AES-GCM encrypted (``Settings.keys``)."""
+    return data_converter(settings.keys(), settings.encryption_key_id or None)
 
 
 def metrics_runtime(port: int) -> Runtime:

@@ -3,7 +3,9 @@ Temporal's history in plain text.
 
 AES-256-GCM per payload, a fresh 96-bit nonce each time; the key id travels in the
 payload's metadata, so keys can rotate: new payloads use the current key, old ones are
-decrypted with whichever key id they name. Configure with ``ORDERFLOW_ENCRYPTION_KEYS``
+decrypted with whichever key id they name. On by default: with no keys configured, every
+process of one data directory uses the key kept there (``encryption.key``, made on first
+use, owner-only). Configure shared keys with ``ORDERFLOW_ENCRYPTION_KEYS``
 (``id:base64key,...``; generate one with ``orderflow keygen``) and optionally
 ``ORDERFLOW_ENCRYPTION_KEY_ID`` (default: the first key).
 """
@@ -14,6 +16,7 @@ import base64
 import dataclasses
 import os
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -49,6 +52,40 @@ def parse_keys(raw: str) -> dict[str, bytes]:
             raise KeyConfigError(f"encryption key {key_id!r} must be 32 bytes (AES-256)")
         keys[key_id] = key
     return keys
+
+
+#: The data directory's own key (made on first use when no keys are configured).
+KEY_FILE = "encryption.key"
+
+
+def local_key(data_dir: Path) -> str:
+    """The ``id:base64key`` entry kept in ``data_dir``, made (owner-only) if there is none.
+
+    Safe when processes start together: the file is created exclusively, and a process
+    that loses the race reads the winner's key.
+    """
+    path = data_dir / KEY_FILE
+    try:
+        return _read_key(path)
+    except FileNotFoundError:
+        pass
+    data_dir.mkdir(parents=True, exist_ok=True)
+    entry = new_key_entry(f"local-{os.urandom(4).hex()}")
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return _read_key(path)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(entry + "\n")
+    return entry
+
+
+def _read_key(path: Path) -> str:
+    entry = path.read_text().strip()
+    if not entry:
+        raise KeyConfigError(f"{path} is empty; delete it to make a new key")
+    parse_keys(entry)  # refuse a damaged file with a clear message
+    return entry
 
 
 def new_key_entry(key_id: str) -> str:

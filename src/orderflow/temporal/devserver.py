@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -69,7 +67,7 @@ def is_listening(address: str, timeout: float = 0.5) -> bool:
         return False
 
 
-def dev_server_command(settings: Settings) -> list[str]:
+def dev_server_command(settings: Settings, codec_endpoint: str = "") -> list[str]:
     """The command line that runs the persisted, loopback-only dev server."""
     host, port = split_address(settings.temporal_address)
     if host not in ("127.0.0.1", "localhost"):
@@ -95,8 +93,9 @@ def dev_server_command(settings: Settings) -> list[str]:
     ]
     for pragma in SQLITE_PRAGMAS:
         command += ["--sqlite-pragma", pragma]
-    if settings.ui_codec_endpoint:
-        command += ["--ui-codec-endpoint", settings.ui_codec_endpoint]
+    endpoint = codec_endpoint or settings.ui_codec_endpoint
+    if endpoint:
+        command += ["--ui-codec-endpoint", endpoint]
     return command + search_attribute_args()
 
 
@@ -113,22 +112,20 @@ def search_attribute_args() -> list[str]:
 class DevServer:
     """A dev server process we started (and so may stop)."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, codec_endpoint: str = "") -> None:
         self.settings = settings
+        #: The codec endpoint its Web UI is given ("" : ``settings.ui_codec_endpoint``).
+        self.codec_endpoint = codec_endpoint
         self.process: subprocess.Popen[bytes] | None = None
 
-    @property
-    def pid_file(self) -> Path:
-        """Where a detached server's process id is kept."""
-        return self.settings.data_dir / "temporal.pid"
-
-    def start(self, *, detach: bool = False) -> None:
+    def start(self) -> None:
         """Start the server in the background and wait until it accepts connections.
 
-        ``detach`` puts it in its own session so it outlives this process (``make demo``
-        leaves it running for the Web UI); its pid goes to ``pid_file``.
+        Raises:
+            DevServerError: the binary is missing, it exited, or it is not ready in time.
         """
-        command = dev_server_command(self.settings)  # also creates the data directory
+        # Also creates the data directory.
+        command = dev_server_command(self.settings, self.codec_endpoint)
         log_path = self.settings.data_dir / "temporal-server.log"
         with open(log_path, "ab") as log_file:
             self.process = subprocess.Popen(
@@ -136,31 +133,8 @@ class DevServer:
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
-                start_new_session=detach,
             )
-        if detach:
-            self.pid_file.write_text(str(self.process.pid))
         self.wait_ready()
-
-    def stop_detached(self) -> bool:
-        """Stop a server started with ``detach``; False if none was recorded."""
-        if not self.pid_file.exists():
-            return False
-        pid = int(self.pid_file.read_text().strip() or 0)
-        self.pid_file.unlink()
-        try:
-            os.kill(pid, signal.SIGTERM)
-        except ProcessLookupError:
-            return False
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                return True
-            time.sleep(0.1)
-        os.kill(pid, signal.SIGKILL)
-        return True
 
     def wait_ready(self, timeout: float = 30.0) -> None:
         """Poll the frontend port until it answers (or the process dies)."""
@@ -186,16 +160,6 @@ class DevServer:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
-
-    def run_foreground(self) -> int:
-        """Run until interrupted (``orderflow server``)."""
-        self.start()
-        assert self.process is not None
-        try:
-            return self.process.wait()
-        except KeyboardInterrupt:
-            self.stop()
-            return 0
 
 
 async def wait_for_namespace(settings: Settings, timeout: float = 30.0) -> None:

@@ -22,7 +22,6 @@ from orderflow.domain.errors import BusinessError, InvalidOrder
 from orderflow.domain.models import (
     AllocationPlan,
     CancelShipmentReceipt,
-    Order,
     PaymentReceipt,
     Receipt,
     RefundReceipt,
@@ -33,6 +32,7 @@ from orderflow.domain.models import (
     ValidatedOrder,
 )
 from orderflow.domain.validation import validate_order
+from orderflow.store.db import display_url
 from orderflow.store.drift import ReconcileReport, reconcile
 from orderflow.store.repository import Store, idempotency_key
 from orderflow.workflows.messages import (
@@ -46,6 +46,7 @@ from orderflow.workflows.messages import (
     ReconcileRequest,
     ReserveRequest,
     ShipmentRequest,
+    ValidateRequest,
 )
 
 log = logging.getLogger("orderflow.activities")
@@ -119,10 +120,35 @@ class OrderActivities:
         self.gateway = gateway
         self.inventory = inventory
         self.carrier = carrier
+        #: The store's URL as messages show it (no password).
+        self.store_url = display_url(store.engine.url)
 
     @activity.defn(name="validate_order")
-    def validate_order(self, order: Order) -> ValidatedOrder:
-        """Check the order against the catalog and the rules; price its lines."""
+    def validate_order(self, req: ValidateRequest) -> ValidatedOrder:
+        """Check the order against the catalog and the rules; price its lines.
+
+        First of all: the order must be meant for this worker's store (a client and a
+        worker on two databases would charge in one and audit the other).
+        """
+        order = req.order
+        if req.store_id and req.store_id != self.store.store_id:
+            log.error(
+                "order %s refused: it was accepted against the store %s (id %s) but this "
+                "worker writes %s (id %s); point both at one database",
+                order.order_id,
+                req.store or "?",
+                req.store_id,
+                self.store_url,
+                self.store.store_id,
+                extra={"order_id": order.order_id},
+            )
+            raise ApplicationError(
+                f"store mismatch: the order was accepted against {req.store or req.store_id} "
+                f"but the worker writes {self.store_url}; point the client and the worker "
+                "at one database (DATABASE_URL / ORDERFLOW_DATA_DIR)",
+                type="StoreMismatch",
+                non_retryable=True,
+            )
         try:
             return validate_order(order, self.store.catalog())
         except InvalidOrder as err:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 from enum import Enum
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from orderflow.domain.catalog import DEFAULT_WAREHOUSE
 from orderflow.domain.models import (
@@ -186,6 +186,28 @@ class OrderInput(BaseModel):
     #: The submission that started the order (a fresh id per submit call): a later
     #: submission of the same order is told it was a repeat.
     submission: str = ""
+    #: The client's store (its id, and its URL without password, for the message): a
+    #: worker writing another database refuses the order instead of acting on it.
+    store_id: str = ""
+    store: str = ""
+
+
+class ValidateRequest(BaseModel):
+    """The validation step's argument: the order, and the store its client uses.
+
+    Orders started before this model existed sent the bare order; it still reads.
+    """
+
+    order: Order
+    store_id: str = ""
+    store: str = ""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bare_order(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "order" not in data:
+            return {"order": data}
+        return data
 
 
 class PricedRequest(BaseModel):

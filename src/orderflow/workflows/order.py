@@ -47,6 +47,7 @@ with workflow.unsafe.imports_passed_through():
         ShipmentRequest,
         ShipmentStatus,
         Step,
+        ValidateRequest,
     )
     from orderflow.workflows.observability import StatusBoard, count_outcome
 
@@ -300,8 +301,12 @@ class OrderWorkflow:
         await self._schedule_shipments()
 
     async def _validate(self) -> ValidatedOrder:
+        assert self._inp is not None
+        request = ValidateRequest(
+            order=self._order, store_id=self._inp.store_id, store=self._inp.store
+        )
         validated: ValidatedOrder = await self._step(
-            Step.VALIDATE, Acts.validate_order, self._order, "validate"
+            Step.VALIDATE, Acts.validate_order, request, "validate"
         )
         self._validated = validated
         self._set_status(OrderStatus.VALIDATED)

@@ -12,6 +12,8 @@ import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
+from pydantic import SecretStr
+
 from orderflow.config import Settings
 from orderflow.temporal.devserver import DevServer, dev_server_command, wait_for_namespace
 
@@ -30,8 +32,12 @@ def free_port() -> int:
 
 
 def bench_settings(base: Settings, data_dir: Path) -> Settings:
-    """``base`` pointed at a fresh loopback address and UI port and at ``data_dir``."""
-    return base.model_copy(
+    """``base`` pointed at a fresh loopback address and UI port and at ``data_dir``.
+
+    The payload keys are pinned (the server's data directory's key, spelled out), so every
+    variant's workers, whatever data directory they get, read what this client writes.
+    """
+    moved = base.model_copy(
         update={
             "data_dir": data_dir,
             "temporal_address": f"127.0.0.1:{free_port()}",
@@ -39,6 +45,7 @@ def bench_settings(base: Settings, data_dir: Path) -> Settings:
             "database_url": "",
         }
     )
+    return moved.model_copy(update={"encryption_keys": SecretStr(moved.keys())})
 
 
 def memory_command(settings: Settings) -> list[str]:
