@@ -84,9 +84,7 @@ def test_setting_a_shelf_after_a_count_keeps_stock_conserved_and_held_units_held
     assert stock_problems == []  # initial = available + held still holds
 
 
-def test_stock_levels_tell_held_units_from_shipped_ones(
-    store: Store, new_order_id: NewId
-) -> None:
+def test_stock_levels_tell_held_units_from_shipped_ones(store: Store, new_order_id: NewId) -> None:
     shipping, waiting = new_order_id("s"), new_order_id("w")
     store.restock("STICKER-PACK", 10)
     store.reserve(shipping, [priced("STICKER-PACK", 3)])
