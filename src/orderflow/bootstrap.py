@@ -20,6 +20,7 @@ from orderflow.workflows.messages import OrderOptions, RetryOptions
 
 if TYPE_CHECKING:
     from temporalio.client import Client
+    from temporalio.runtime import Runtime
 
     from orderflow.app.orders import OrderService
 
@@ -127,7 +128,7 @@ def build_service(
     )
 
 
-async def connect_client(settings: Settings) -> Client:
+async def connect_client(settings: Settings, runtime: Runtime | None = None) -> Client:
     """A Temporal client for ``settings`` (Decimal-exact, encrypted payloads).
 
     Raises:
@@ -137,7 +138,7 @@ async def connect_client(settings: Settings) -> Client:
     from orderflow.temporal.client import connect
 
     try:
-        return await connect(settings)
+        return await connect(settings, runtime)
     except RuntimeError as err:
         detail = str(err).strip().splitlines()[0][:200] if str(err).strip() else ""
         raise TemporalUnavailable(settings.temporal_address, detail) from None

@@ -22,7 +22,9 @@ from temporalio.worker import Worker
 
 from orderflow.bootstrap import build_activities, build_store
 from orderflow.config import Settings
+from orderflow.store.db import display_url
 from orderflow.temporal.client import ensure_search_attributes
+from orderflow.temporal.codec import key_ids
 from orderflow.temporal.sandbox import workflow_runner
 from orderflow.workflows.activities import OrderActivities
 from orderflow.workflows.observability import ORDER_STATUS
@@ -100,6 +102,11 @@ async def run_worker(settings: Settings, client: Client) -> None:
             settings.payment_failure_rate * 100,
             settings.inventory_failure_rate * 100,
             settings.shipping_failure_rate * 100,
+        )
+        log.info(
+            "store: %s; payload keys: %s",
+            display_url(store.engine.url),
+            key_ids(settings.keys()) or "none (payloads in clear)",
         )
         await stop.wait()
         log.info("worker stopping")

@@ -14,14 +14,15 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from enum import Enum
 from typing import Any, TypeVar
+
+from orderflow.domain.vocabulary import Vocabulary
 
 T = TypeVar("T")
 log = logging.getLogger("orderflow.adapters")
 
 
-class Fault(str, Enum):
+class Fault(Vocabulary):
     """What goes wrong with one call."""
 
     UNAVAILABLE = "unavailable"

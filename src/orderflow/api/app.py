@@ -13,6 +13,7 @@ from fastapi.routing import APIRoute
 import orderflow
 from orderflow.api.auth import ApiConfigError, ApiKeys, parse_api_keys
 from orderflow.api.deps import ApiContext, HealthCheck, OrderBackend
+from orderflow.api.docs import install_docs
 from orderflow.api.limits import BodySizeLimit
 from orderflow.api.probes import service_health
 from orderflow.api.problems import install_problem_handlers
@@ -108,10 +109,12 @@ def create_app(
         version=orderflow.__version__,
         description=DESCRIPTION,
         lifespan=_lifespan(context),
+        docs_url=None,  # served locally by install_docs (no CDN)
         redoc_url=None,
         generate_unique_id_function=_operation_id,
     )
     app.state.context = context
+    install_docs(app)
     install_problem_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.include_router(orders.router)

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import ipaddress
 import logging
+import socket
 from typing import Annotated
 
 import typer
 
-from orderflow.cli.common import run_async, settings_with, setup_logging
+from orderflow.cli.common import Exit, fail, run_async, settings_with, setup_logging
 
 log = logging.getLogger("orderflow.api")
 
@@ -60,41 +62,67 @@ def api(
 
     settings = settings_with(api_host=host, api_port=port, task_queue=task_queue)
     if insecure_no_auth and not is_loopback(settings.api_host):
-        typer.echo(
-            f"error: --insecure-no-auth is only allowed on a loopback address, "
+        fail(
+            "refused: --insecure-no-auth is only allowed on a loopback address, "
             f"not {settings.api_host}",
-            err=True,
+            Exit.REFUSED,
         )
-        raise typer.Exit(2)
     try:
-        app = create_app(settings, insecure_no_auth=insecure_no_auth)
+        create_app(settings, insecure_no_auth=insecure_no_auth)  # checks the keys
     except ApiConfigError as err:
-        typer.echo(f"error: {err}", err=True)
-        raise typer.Exit(2) from err
+        fail(f"refused: {err}", Exit.REFUSED)
+    problem = port_problem(settings.api_host, settings.api_port)
+    if problem:
+        fail(f"refused: {problem} (give --port, or set ORDERFLOW_API_PORT)", Exit.REFUSED)
     setup_logging()  # after the checks: a refused start needs no logging set up
     if not is_loopback(settings.api_host):
         log.warning(
             "listening on %s: API keys travel in clear text unless TLS terminates in front",
             settings.api_host,
         )
-    server = uvicorn.Server(
-        uvicorn.Config(
-            app,
-            host=settings.api_host,
-            port=settings.api_port,
-            log_config=None,  # keep orderflow's logging (text or JSON)
-            server_header=False,
-            lifespan="on",
-        )
-    )
-    typer.echo(f"orderflow API on http://{settings.api_host}:{settings.api_port} (docs: /docs)")
 
     async def main() -> int:
-        with contextlib.suppress(SystemExit):  # uvicorn's way to say start-up failed
-            await server.serve()
+        from orderflow.bootstrap import connected_service
+
+        async with connected_service(settings) as service:
+            app = create_app(settings, service, insecure_no_auth=insecure_no_auth)
+            server = uvicorn.Server(
+                uvicorn.Config(
+                    app,
+                    host=settings.api_host,
+                    port=settings.api_port,
+                    log_config=None,  # keep orderflow's logging (text or JSON)
+                    server_header=False,
+                    lifespan="on",
+                )
+            )
+            typer.echo(
+                f"orderflow API on http://{settings.api_host}:{settings.api_port} (docs: /docs)"
+            )
+            with contextlib.suppress(SystemExit):  # uvicorn's way to say start-up failed
+                await server.serve()
         if not server.started:
-            typer.echo("error: the API could not start (Temporal or the database)", err=True)
-            return 1
-        return 0
+            fail(
+                f"the API could not listen on {settings.api_host}:{settings.api_port} "
+                "(see the log above)",
+                Exit.REFUSED,
+            )
+        return Exit.OK
 
     run_async(main)
+
+
+def port_problem(host: str, port: int) -> str:
+    """Why ``host:port`` cannot be listened on ("" when it can)."""
+    if port == 0:
+        return ""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as err:
+            if err.errno == errno.EADDRINUSE:
+                return f"port {port} on {host} is in use"
+            return f"cannot listen on {host}:{port} ({err.strerror})"
+    return ""

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from orderflow.cli.common import AsJson, Exit, fail, run_async, run_sync, say, settings_with
+from orderflow.cli.common import AsJson, Exit, fail, run_async, run_sync, settings_with
 
 DatabaseUrl = Annotated[
     str | None,
@@ -113,10 +113,12 @@ def reconcile(
             removed = await remove_schedule(client)
             typer.echo(f"schedule {SCHEDULE_ID!r} " + ("removed" if removed else "did not exist"))
             return Exit.OK
-        say(f"reconciling through a worker on task queue {settings.task_queue!r} ...")
-        report = await reconcile_now(
-            client, settings.task_queue, request, stall_after_s=settings.stall_after_s
-        )
+        from orderflow.cli.progress import spinner
+
+        with spinner(f"reconciling through a worker on task queue {settings.task_queue!r}"):
+            report = await reconcile_now(
+                client, settings.task_queue, request, stall_after_s=settings.stall_after_s
+            )
         if as_json:
             typer.echo(json.dumps({**report.model_dump(mode="json"), "clean": report.clean}))
         else:

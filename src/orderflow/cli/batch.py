@@ -54,11 +54,15 @@ def demo(
     )
 
     async def main() -> int:
+        from orderflow.cli.progress import progress
         from orderflow.lab.demo import run_demo
+        from orderflow.logs import quiet_core_panics
         from orderflow.temporal.devserver import DevServerError
 
+        quiet_core_panics()
         try:
-            run = await run_demo(settings, orders, seed, typer.echo)
+            with progress("demo", orders) as display:
+                run = await run_demo(settings, orders, seed, display.note, display.update)
         except DevServerError as err:
             fail(str(err), Exit.TEMPORAL_DOWN)
         report = run.report

@@ -1,8 +1,5 @@
-"""``orderflow bench``: orderflow against the engine floor, the bare shape and its peers.
-
-Register with ``app.command()(bench)`` in ``cli.py``. Until then (or without the CLI) it
-runs as ``python -m orderflow.cli.bench``.
-"""
+"""``orderflow bench``: orderflow against the engine floor, the bare shape and its peers
+(the measuring itself lives in ``orderflow.lab.bench``)."""
 
 from __future__ import annotations
 
@@ -61,7 +58,7 @@ OutDir = Annotated[
     typer.Option(
         "--out-dir",
         help="Where bench.png, bench-sweep.png, results.json and results.md go "
-        "(default: docs/bench if ./docs exists, else <data dir>/bench).",
+        "(default: <data dir>/bench).",
     ),
 ]
 MemoryOrders = Annotated[
@@ -139,9 +136,8 @@ def bench(
     for name in ("orderflow", "temporalio"):
         logging.getLogger(name).setLevel(logging.ERROR)
     settings = settings_with()
-    target = out_dir or (
-        Path("docs/bench") if Path("docs").is_dir() else settings.data_dir / "bench"
-    )
+    # Never the repository's committed figures unless asked (--out-dir docs/bench).
+    target = out_dir or settings.data_dir / "bench"
     work = settings.data_dir / f"bench-work-{uuid.uuid4().hex[:6]}"
     plan = BenchPlan(
         orders=orders,
@@ -157,17 +153,26 @@ def bench(
         work_dir=work,
     )
 
-    def progress(line: str) -> None:
-        typer.echo(line, err=True)
-
     async def main() -> int:
         # SIGTERM cancels the run, so the servers, workers and DBOS it started are stopped
         # by their context managers instead of being orphaned.
         task = asyncio.current_task()
         assert task is not None
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+        from orderflow.cli.progress import progress
+        from orderflow.logs import quiet_core_panics
+
+        quiet_core_panics()  # in-process workers stop and start between variants
         try:
-            run = await run_bench(plan, progress)
+            with progress("bench", 1) as display:
+
+                def line(text: str) -> None:
+                    if display.live:
+                        display.note(text)
+                    else:
+                        typer.echo(text, err=True)
+
+                run = await run_bench(plan, line, display.step)
         except asyncio.CancelledError:
             typer.echo("bench stopped: everything it started was stopped", err=True)
             return 143
@@ -198,7 +203,3 @@ def bench(
     except Exception as err:  # pragma: no cover - reported, then a clean exit status
         typer.echo(f"error: {type(err).__name__}: {err}", err=True)
         exit_now(1)
-
-
-if __name__ == "__main__":
-    typer.run(bench)

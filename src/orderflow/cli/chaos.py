@@ -95,6 +95,7 @@ def cancel_on_sigterm() -> asyncio.Event:
 
 async def run_campaign(plan: ChaosPlan, settings: Settings, as_json: bool) -> int:
     """Run the campaign, print its figures; the exit status."""
+    from orderflow.cli.progress import progress
     from orderflow.lab.chaos.campaign import ATTEMPT_TIMEOUT_MS, Campaign, ChaosError
     from orderflow.lab.chaos.figures import ChaosFigures
     from orderflow.temporal.devserver import DevServerError
@@ -110,7 +111,8 @@ async def run_campaign(plan: ChaosPlan, settings: Settings, as_json: bool) -> in
         f"{settings.temporal_address}; logs and databases in {settings.data_dir}"
     )
     try:
-        run = await Campaign(plan, settings, typer.echo).run()
+        with progress("chaos", plan.orders) as display:
+            run = await Campaign(plan, settings, display.note, display.update).run()
     except (ChaosError, DevServerError) as err:
         typer.echo(f"error: {err}", err=True)
         return 1

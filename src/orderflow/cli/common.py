@@ -126,9 +126,11 @@ def exit_now(code: int) -> NoReturn:
     temporalio (sdk-python #300) can crash at interpreter exit in a process that ran a
     worker; the work is done and flushed by now, so skip the teardown.
     """
+    from orderflow.logs import flush_stderr
+
     sys.stdout.flush()
-    sys.stderr.flush()
     logging.shutdown()
+    flush_stderr()
     os._exit(code)
 
 

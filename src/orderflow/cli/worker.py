@@ -7,12 +7,15 @@ from typing import Annotated
 import typer
 
 from orderflow.cli.common import (
+    Exit,
     InventoryRate,
     LostShare,
     PaymentRate,
     Seed,
     ShippingRate,
+    fail,
     run_async,
+    say,
     settings_with,
     setup_logging,
 )
@@ -43,7 +46,9 @@ def worker(
     temporalio's standard environment configuration: TEMPORAL_API_KEY,
     TEMPORAL_TLS_CLIENT_CERT_PATH, TEMPORAL_TLS_CLIENT_KEY_PATH, TEMPORAL_TLS_SERVER_CA_CERT_PATH.
     """
-    from orderflow.temporal.client import connect, metrics_runtime
+    from orderflow.bootstrap import connect_client
+    from orderflow.temporal.client import metrics_runtime
+    from orderflow.temporal.devserver import is_listening
     from orderflow.worker import run_worker, run_worker_processes
 
     setup_logging()
@@ -60,18 +65,23 @@ def worker(
     if processes > 1:
         raise typer.Exit(run_worker_processes(processes, settings))
 
+    port = settings.metrics_port
+    taken = (
+        f"metrics port {port} on 127.0.0.1 is in use (another worker?): give --metrics-port "
+        "with a free port, or 0 to serve no metrics"
+    )
+    if port and is_listening(f"127.0.0.1:{port}"):
+        fail(taken, Exit.REFUSED)
+
     async def main() -> int:
-        runtime = metrics_runtime(settings.metrics_port) if settings.metrics_port else None
         try:
-            client = await connect(settings, runtime)
-        except RuntimeError as err:
-            typer.echo(
-                f"error: cannot reach Temporal at {settings.temporal_address}: {err}", err=True
-            )
-            return 1
+            runtime = metrics_runtime(port) if port else None
+        except ValueError:  # taken between the look and the bind
+            fail(taken, Exit.REFUSED)
+        client = await connect_client(settings, runtime)
         if runtime is not None:
-            typer.echo(f"metrics: http://127.0.0.1:{settings.metrics_port}/metrics", err=True)
+            say(f"metrics: http://127.0.0.1:{port}/metrics")
         await run_worker(settings, client)
-        return 0
+        return Exit.OK
 
     run_async(main)

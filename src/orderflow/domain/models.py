@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from enum import Enum
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from orderflow.domain.vocabulary import Vocabulary
 
-class ServiceLevel(str, Enum):
+
+class ServiceLevel(Vocabulary):
     """How fast the customer wants the goods."""
 
     STANDARD = "standard"

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from orderflow.domain.vocabulary import Vocabulary
 
 
-class OrderStatus(str, Enum):
+class OrderStatus(Vocabulary):
     """Where an order is in its life. The last four are terminal."""
 
     RECEIVED = "RECEIVED"

@@ -105,7 +105,7 @@ async def run_batch(
     in_flight: int | None = None,
     timeout: float = 600.0,
     keep_trying: bool = False,
-    on_progress: Callable[[str], None] | None = None,
+    on_progress: Callable[[RunReport], None] | None = None,
 ) -> list[OrderResult]:
     """Every order through the service, at most ``in_flight`` open at once, each outcome
     counted in ``report`` as it comes; returns the results (the batch is then audited by
@@ -133,8 +133,8 @@ async def run_batch(
     async def progress() -> None:
         assert on_progress is not None
         while True:
-            await asyncio.sleep(1.0)
-            on_progress(report.progress_line(report.finished))
+            await asyncio.sleep(0.25)
+            on_progress(report)
 
     ticker = asyncio.create_task(progress()) if on_progress else None
     try:
@@ -144,7 +144,7 @@ async def run_batch(
             ticker.cancel()
     report.seconds = time.monotonic() - started
     if on_progress:
-        on_progress(report.progress_line(report.finished))
+        on_progress(report)
     return results
 
 

@@ -33,9 +33,14 @@ class DemoRun:
 
 
 async def run_demo(
-    settings: Settings, orders: int, seed: int, say: Callable[[str], None]
+    settings: Settings,
+    orders: int,
+    seed: int,
+    say: Callable[[str], None],
+    on_progress: Callable[[RunReport], None] | None = None,
 ) -> DemoRun:
-    """Run ``orders`` seeded orders; ``say`` gets every line meant for a person.
+    """Run ``orders`` seeded orders; ``say`` gets every line meant for a person,
+    ``on_progress`` the report as it fills.
 
     Raises:
         DevServerError: the embedded server could not start.
@@ -69,7 +74,7 @@ async def run_demo(
         batch_orders = generate_orders(orders, seed, batch)
         say(f"submitting {orders} orders (batch {batch.rstrip('-')}) ...")
         report = RunReport(mode="demo", batch=batch, orders=len(batch_orders))
-        results = await run_batch(service, batch_orders, report=report, on_progress=say)
+        results = await run_batch(service, batch_orders, report=report, on_progress=on_progress)
         audited(report, store, results)
         report.ui_url = settings.ui_url
     return DemoRun(

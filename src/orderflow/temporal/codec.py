@@ -88,6 +88,11 @@ def _read_key(path: Path) -> str:
     return entry
 
 
+def key_ids(raw: str) -> str:
+    """The key ids of ``raw`` ("id:base64key,..."), the current one first: safe to print."""
+    return ", ".join(parse_keys(raw)) if raw.strip() else ""
+
+
 def new_key_entry(key_id: str) -> str:
     """A fresh ``id:base64key`` entry for ``ORDERFLOW_ENCRYPTION_KEYS``."""
     return f"{key_id}:{base64.b64encode(AESGCM.generate_key(bit_length=256)).decode()}"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from enum import Enum
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
@@ -19,9 +18,10 @@ from orderflow.domain.models import (
     ShippingQuote,
 )
 from orderflow.domain.status import OrderStatus
+from orderflow.domain.vocabulary import Vocabulary
 
 
-class Step(str, Enum):
+class Step(Vocabulary):
     """The order's steps as results, logs, compensation records and retry figures name them.
 
     The seed's six steps are validate, total (pure workflow code, no activity), charge
@@ -55,7 +55,7 @@ STEPS: tuple[Step, ...] = (
 )
 
 
-class ActivityMode(str, Enum):
+class ActivityMode(Vocabulary):
     """Which steps run as local activities (``LOCAL_STEPS``).
 
     - ``regular``: every step is an activity task on the server (each attempt a pending
@@ -75,7 +75,7 @@ class ActivityMode(str, Enum):
 ACTIVITY_MODES: tuple[ActivityMode, ...] = tuple(ActivityMode)
 
 
-class StatusUpdates(str, Enum):
+class StatusUpdates(Vocabulary):
     """When the OrderStatus search attribute is written (each write is a history event and
     a visibility write on the server).
 
@@ -99,7 +99,7 @@ LOCAL_STEPS: dict[ActivityMode, frozenset[Step]] = {
 }
 
 
-class CompensationAction(str, Enum):
+class CompensationAction(Vocabulary):
     """What the saga does to undo a step."""
 
     REFUND_PAYMENT = "refund_payment"
@@ -107,7 +107,7 @@ class CompensationAction(str, Enum):
     CANCEL_SHIPMENT = "cancel_shipment"
 
 
-class ShipmentStatus(str, Enum):
+class ShipmentStatus(Vocabulary):
     """A parcel's life: planned -> reserved -> quoted -> booked; or failed / released /
     cancelled."""
 
@@ -120,7 +120,7 @@ class ShipmentStatus(str, Enum):
     CANCELLED = "cancelled"
 
 
-class ResolutionAction(str, Enum):
+class ResolutionAction(Vocabulary):
     """What an operator can do for an order in NEEDS_ATTENTION."""
 
     RETRY = "retry"

@@ -180,8 +180,13 @@ def combine(rounds: Sequence[Figures]) -> Figures:
     )
 
 
-async def run_bench(plan: BenchPlan, progress: Progress) -> BenchRun:
-    """Measure ``plan.variants`` at ``plan.concurrency`` (and the sweep); stop all after."""
+async def run_bench(
+    plan: BenchPlan, progress: Progress, on_step: Callable[[int, int, str], None] | None = None
+) -> BenchRun:
+    """Measure ``plan.variants`` at ``plan.concurrency`` (and the sweep); stop all after.
+
+    ``progress`` gets a line per event; ``on_step`` (done, total, what) each measurement.
+    """
     run = BenchRun(plan=plan, load_before=os.getloadavg())
     started = time.monotonic()
     selected = [v for v in VARIANTS if v in plan.variants]
@@ -192,10 +197,9 @@ async def run_bench(plan: BenchPlan, progress: Progress) -> BenchRun:
             progress(f"skipping {name}: {missing_dbos}")
     selected = [v for v in selected if v not in run.skipped]
     points = [c for c in plan.sweep if c != plan.concurrency]
-    budget = _Budget(
-        plan.max_seconds,
-        len(selected) * (plan.rounds + len(points)) + (1 if plan.memory_orders else 0),
-    )
+    steps = len(selected) * (plan.rounds + len(points)) + (1 if plan.memory_orders else 0)
+    budget = _Budget(plan.max_seconds, steps)
+    measured = 0
     run_id = uuid.uuid4().hex[:6]
     async with AsyncExitStack() as stack:
         sqlite_ctx = memory_ctx = None
@@ -215,6 +219,10 @@ async def run_bench(plan: BenchPlan, progress: Progress) -> BenchRun:
             progress(f"Temporal dev server (in memory) on {memory_ctx.settings.temporal_address}")
 
         async def measure(variant: str, concurrency: int, tag: str, count: int) -> Figures | None:
+            nonlocal measured
+            if on_step is not None:
+                on_step(measured, steps, f"{variant} at concurrency {concurrency}")
+            measured += 1
             deadline = budget.next_deadline()
             if deadline is None:
                 run.skipped.setdefault(variant, "out of time (--max-seconds)")

@@ -234,8 +234,16 @@ class WorkerPool:
 class Campaign:
     """One crash campaign: ``await Campaign(plan, settings, echo).run()``."""
 
-    def __init__(self, plan: ChaosPlan, settings: Settings, echo: Callable[[str], None]) -> None:
+    def __init__(
+        self,
+        plan: ChaosPlan,
+        settings: Settings,
+        echo: Callable[[str], None],
+        on_progress: Callable[[RunReport, str], None] | None = None,
+    ) -> None:
         self.plan, self.settings, self.echo = plan, settings, echo
+        #: Gets the report and a note of the violence so far, every monkey tick.
+        self.on_progress = on_progress
         self.rng = random.Random(plan.seed)
         self.dev = DevServer(settings)
         self.pool = WorkerPool(
@@ -313,12 +321,14 @@ class Campaign:
             now = time.monotonic()
             for slot in self.pool.kill_due(now):
                 self.echo(f"  SIGKILL worker {slot} (kill #{len(self.pool.kill_times)}); restarted")
-            if now - last_progress >= PROGRESS_EVERY_S:
+            violence = (
+                f"worker kills {len(self.pool.kill_times)} | server restarts {self.server_restarts}"
+            )
+            if self.on_progress is not None:
+                self.on_progress(self.report, violence)
+            elif now - last_progress >= PROGRESS_EVERY_S:
                 last_progress = now
-                self.echo(
-                    f"{self.report.progress_line(self.report.finished)} | worker kills "
-                    f"{len(self.pool.kill_times)} | server restarts {self.server_restarts}"
-                )
+                self.echo(f"{self.report.progress_line(self.report.finished)} | {violence}")
 
     def _server_restart_due(self) -> bool:
         """Restart k of n comes once k/(n+1) of the orders are done: always mid-run."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from orderflow.bootstrap import OutsideWorld
@@ -22,6 +22,7 @@ def run_legacy_batch(
     *,
     batch: str,
     concurrency: int = 8,
+    on_progress: Callable[[RunReport], None] | None = None,
 ) -> RunReport:
     """Process ``orders`` with the legacy processor over a store and the faulty services."""
     processor = LegacyOrderProcessor(store, world.gateway, world.inventory, world.carrier)
@@ -29,13 +30,15 @@ def run_legacy_batch(
     seed_inventory(store, orders)
     started = time.monotonic()
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
-        outcomes = list(pool.map(processor.process_order, orders))
-    for outcome in outcomes:
-        if outcome["status"] == "completed":
-            report.completed += 1
-        else:
-            report.failed += 1
-            report.count_reason(f"legacy: {outcome['error']}: {outcome['reason']}")
+        for outcome in pool.map(processor.process_order, orders):
+            if outcome["status"] == "completed":
+                report.completed += 1
+            else:
+                report.failed += 1
+                report.count_reason(f"legacy: {outcome['error']}: {outcome['reason']}")
+            report.retries = processor.retries
+            if on_progress is not None:
+                on_progress(report)
     report.retries = processor.retries
     report.seconds = time.monotonic() - started
     report.attach_audit(run_audit(store.engine, order_prefix=batch), [])
