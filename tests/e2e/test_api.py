@@ -373,3 +373,32 @@ async def test_cancel_before_shipment_refunds_and_releases_through_the_api(
         a for k, a in ledger(api.store, order_id) if k == "refund"
     )
     assert api.store.available()["TEE-BLACK-M"] == STOCK
+
+
+async def test_a_finished_order_is_read_through_the_api_while_no_worker_runs(
+    temporal_env: WorkflowEnvironment, data_dir: Path
+) -> None:
+    task_queue = f"api-{uuid.uuid4().hex[:10]}"
+    store = build_store(Settings(data_dir=data_dir))
+    for product in CATALOG:
+        store.restock(product.sku, STOCK)
+    service = OrderService(temporal_env.client, store, task_queue, FAST)
+    app = create_app(Settings(api_keys=KEY, data_dir=data_dir, task_queue=task_queue), service)
+    async with (
+        serving(app) as url,
+        httpx.AsyncClient(base_url=url, headers=AUTH, timeout=30) as client,
+    ):
+        api = Api(url=url, client=client, store=store)
+        async with worker_for(temporal_env.client, task_queue, make_activities(store)):
+            created = await client.post("/orders", json=an_order())
+            await finished(api, created.headers["location"])
+        # The worker is gone: the finished order is read from its history, at once.
+        began = time.monotonic()
+        read = await client.get(created.headers["location"])
+        took = time.monotonic() - began
+
+    assert read.status_code == 200, read.text
+    assert read.json()["status"] == "COMPLETED"
+    assert read.json()["shipments"][0]["tracking_number"]
+    assert took < 10.0  # not a wait for a worker that will not come (it was 29 s)
+    store.engine.dispose()

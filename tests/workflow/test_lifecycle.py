@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import asyncio
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from temporalio import activity
-from temporalio.client import WithStartWorkflowOperation, WorkflowUpdateFailedError
+from temporalio.client import (
+    WithStartWorkflowOperation,
+    WorkflowExecutionStatus,
+    WorkflowFailureError,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+)
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
@@ -21,6 +28,7 @@ from orderflow.store import Store
 from orderflow.workflows.messages import (
     CancelRequest,
     OrderInput,
+    OrderResult,
     QuoteRequest,
     ReserveRequest,
     ReviewDecision,
@@ -88,6 +96,42 @@ async def test_cancel_before_shipment_runs_exactly_the_compensations_owed(
     assert final == result
     assert store.available()["TEE-BLACK-M"] == STOCK
     assert_nothing_kept(store, order_id)
+    # Temporal's UI shows a cancelled order apart from a completed one: a failed workflow.
+    failure = await failed_workflow(handle)
+    assert failure.type == "OrderCancelled"
+
+
+async def failed_workflow(handle: WorkflowHandle[Any, Any]) -> ApplicationError:
+    """The order's workflow must have ended FAILED; its failure (type, result as details)."""
+    description = await handle.describe()
+    assert description.status is WorkflowExecutionStatus.FAILED
+    with pytest.raises(WorkflowFailureError) as failed:
+        await handle.result()
+    assert isinstance(failed.value.cause, ApplicationError)
+    return failed.value.cause
+
+
+async def test_a_failed_order_is_a_failed_workflow_with_its_result_and_a_completed_one_is_not(
+    temporal_env: WorkflowEnvironment, task_queue: str, order_prefix: str, store: Store
+) -> None:
+    async with worker_for(temporal_env.client, task_queue, make_activities(store)):
+        declined = await start_order(
+            temporal_env.client, an_order(f"{order_prefix}d", "tok_declined"), task_queue, FAST
+        )
+        completed = await start_order(
+            temporal_env.client, an_order(f"{order_prefix}c"), task_queue, FAST
+        )
+        declined_result = await result_of(declined)
+        completed_result = await result_of(completed)
+
+    failure = await failed_workflow(declined)
+    assert failure.type == "OrderFailed"
+    assert f"order {order_prefix}d FAILED" in failure.message
+    assert OrderResult.model_validate(failure.details[0]) == declined_result
+    assert declined_result.status is OrderStatus.FAILED
+    assert declined_result.error_type == "PaymentDeclined"
+    assert (await completed.describe()).status is WorkflowExecutionStatus.COMPLETED
+    assert completed_result.status is OrderStatus.COMPLETED
 
 
 async def test_a_rejected_update_names_the_reason_and_leaves_no_trace_in_history(

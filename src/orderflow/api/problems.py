@@ -25,6 +25,7 @@ from temporalio.service import RPCError
 from orderflow.app.errors import (
     ConflictError,
     NoWorker,
+    OrderFailed,
     OrderNotFound,
     OrderRejected,
     StoreUnavailable,
@@ -212,6 +213,17 @@ async def _on_no_worker(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _on_order_failed(request: Request, exc: Exception) -> JSONResponse:
+    log.warning("order failed before it was priced (%s): %s", request.url.path, exc)
+    return problem_response(
+        503,
+        str(exc),
+        kind="order-failed",
+        title="The order failed before it was priced",
+        instance=request.url.path,
+    )
+
+
 async def _on_database(request: Request, exc: Exception) -> JSONResponse:
     log.warning("database call for %s failed: %s", request.url.path, type(exc).__name__)
     return problem_response(
@@ -269,6 +281,7 @@ def install_problem_handlers(app: FastAPI) -> None:
         RPCError: _on_temporal,
         TemporalUnavailable: _on_temporal_down,
         NoWorker: _on_no_worker,
+        OrderFailed: _on_order_failed,
         OperationalError: _on_database,
         StoreUnavailable: _on_database,
         UpstreamTimeout: _on_timeout,

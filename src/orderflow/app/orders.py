@@ -37,7 +37,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from orderflow.app.errors import (
     ConflictError,
-    FieldError,
+    OrderFailed,
     OrderNotFound,
     OrderRejected,
     TemporalUnavailable,
@@ -262,10 +262,7 @@ class OrderService:
         if state.total is None:
             if state.invalid is not None:
                 raise OrderRejected.one(state.invalid.field, state.invalid.rule)
-            raise OrderRejected(
-                [FieldError("order", state.reason or "the order failed before it was priced")],
-                state.error_type or "OrderFailed",
-            )
+            raise OrderFailed(f"the order failed before it was priced: {state.reason}", state)
         return Submission(
             order=PricedOrder(
                 order_id=order.order_id,
@@ -515,4 +512,6 @@ def _refused(err: WorkflowUpdateFailedError) -> Exception:
     detail = cause.details[0] if cause.details else None
     if isinstance(detail, dict) and isinstance(detail.get("field"), str):
         return OrderRejected.one(detail["field"], str(detail.get("rule", "")))
-    return OrderRejected([FieldError("order", cause.message)], cause.type or "OrderFailed")
+    # Not the input's fault (the worker's store, a service that stayed down): the order
+    # is FAILED before it was priced.
+    return OrderFailed(f"the order failed before it was priced: {cause.message}", None)

@@ -97,6 +97,7 @@ def submit(
     settings = settings_with()
 
     async def main() -> int:
+        from orderflow.app.errors import OrderFailed
         from orderflow.bootstrap import connected_service
         from orderflow.cli.render import dumps, priced_line, state_json, state_text
         from orderflow.domain.status import OrderStatus
@@ -106,7 +107,16 @@ def submit(
         )
         order = intake.to_order(intake.order_id or new_order_id())
         async with connected_service(settings) as service:
-            submission = await service.submit(order)
+            try:
+                submission = await service.submit(order)
+            except OrderFailed as failed:  # accepted, then failed before it was priced
+                state = await service.status(order.order_id)
+                if as_json:
+                    typer.echo(dumps({**state_json(state), "new": True}))
+                else:
+                    typer.echo(state_text(state))
+                say(f"error: order {order.order_id}: {failed}")
+                return Exit.ORDER_FAILED
             if not wait:
                 if as_json:
                     answer = submission.order.model_dump(mode="json")
