@@ -12,18 +12,24 @@ import asyncio
 import sys
 import tempfile
 import uuid
+from decimal import Decimal
 from pathlib import Path
 
+from temporalio.client import WithStartWorkflowOperation
+from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from orderflow.adapters.faults import Fault, ScriptedFaults
-from orderflow.app.orders import start_order
+from orderflow.app.orders import start_order, workflow_id
 from orderflow.app.watch import result_of
 from orderflow.domain.catalog import CATALOG
 from orderflow.domain.models import LineItem
+from orderflow.domain.pricing import order_digest
 from orderflow.store import Store, make_engine
 from orderflow.temporal.devserver import search_attribute_args, temporal_binary
+from orderflow.workflows.messages import CancelRequest, OrderInput, PricedRequest
+from orderflow.workflows.order import OrderWorkflow
 from tests.workflow.conftest import FAST, make_activities, worker_for
 from tests.workflow.helpers import an_order
 
@@ -73,6 +79,34 @@ async def record(tag: str, mode: str | None = None) -> None:
         queue = f"replay-{uuid.uuid4().hex[:8]}"
         async with worker_for(env.client, queue, acts):
             handle = await start_order(env.client, order, queue, options)
+            await result_of(handle)
+            history = await handle.fetch_history()
+        (HERE / f"{prefix}_{name}.json").write_text(history.to_json())
+        print(f"recorded {prefix}_{name}.json")
+    # Orders the way the doors start them: update-with-start (the priced update), and a
+    # cancel update while the order waits for review.
+    for name, order, threshold in (
+        ("submitted", an_order("replay-submitted"), None),
+        ("cancelled_in_review", an_order("replay-review"), Decimal("1")),
+    ):
+        queue = f"replay-{uuid.uuid4().hex[:8]}"
+        these = options.model_copy(update={"review_threshold": threshold})
+        async with worker_for(env.client, queue, make_activities(store)):
+            start = WithStartWorkflowOperation(
+                OrderWorkflow.run,
+                OrderInput(order=order, options=these, submission="s1"),
+                id=workflow_id(order.order_id),
+                task_queue=queue,
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            )
+            await env.client.execute_update_with_start_workflow(
+                OrderWorkflow.priced,
+                PricedRequest(submission="s1", digest=order_digest(order)),
+                start_workflow_operation=start,
+            )
+            handle = await start.workflow_handle()
+            if threshold is not None:
+                await handle.execute_update(OrderWorkflow.cancel, CancelRequest(reason="no"))
             await result_of(handle)
             history = await handle.fetch_history()
         (HERE / f"{prefix}_{name}.json").write_text(history.to_json())

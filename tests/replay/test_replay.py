@@ -128,3 +128,52 @@ def test_histories_with_resting_status_updates_are_kept() -> None:
         ]
         upserts = [fields for fields in upserts if "OrderStatus" in fields.indexed_fields]
         assert 1 <= len(upserts) <= 2, path.stem  # COMPLETED, or COMPENSATING + FAILED
+
+
+def closing_event(path: Path) -> EventType.ValueType:
+    history = WorkflowHistory.from_json(path.stem, path.read_text())
+    return history.events[-1].event_type
+
+
+def test_failed_and_cancelled_orders_of_v5_end_as_failed_workflows() -> None:
+    mine = {p.stem: p for p in HISTORIES if p.stem.startswith("v5_")}
+    assert {"v5_completed_with_retries", "v5_invalid", "v5_cancelled_in_review"} <= set(mine)
+    for stem in ("v5_invalid", "v5_out_of_stock", "v5_failed_shipment_compensated"):
+        assert closing_event(mine[stem]) == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED
+    assert (
+        closing_event(mine["v5_cancelled_in_review"])
+        == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED
+    )
+    for stem in ("v5_completed_with_retries", "v5_submitted", "v5_split_across_warehouses"):
+        assert closing_event(mine[stem]) == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED
+    for path in HISTORIES:  # older failed orders completed: they replay as they ran
+        if not path.stem.startswith("v5_"):
+            assert closing_event(path) == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED
+
+
+def test_a_v5_history_holds_the_doors_updates() -> None:
+    names = {}
+    for stem in ("v5_submitted", "v5_cancelled_in_review"):
+        path = next(p for p in HISTORIES if p.stem == stem)
+        history = WorkflowHistory.from_json(path.stem, path.read_text())
+        names[stem] = [
+            event.workflow_execution_update_accepted_event_attributes.accepted_request.input.name
+            for event in history.events
+            if event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED
+        ]
+    assert names == {"v5_submitted": ["priced"], "v5_cancelled_in_review": ["priced", "cancel"]}
+
+
+async def test_without_the_fail_visibly_guard_v4_failed_orders_would_break(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The negative control: ending failed orders as failed workflows, unguarded, is a
+    nondeterminism error for the failed orders of v4 (they completed)."""
+    path = next(p for p in HISTORIES if p.stem == "v4_invalid")
+    history = WorkflowHistory.from_json(path.stem, path.read_text())
+    real = workflow.patched
+    monkeypatch.setattr(workflow, "patched", lambda id: True if id == "fail-visibly" else real(id))
+    replayer = Replayer(workflows=[OrderWorkflow], data_converter=pydantic_data_converter)
+
+    with pytest.raises(NondeterminismError):
+        await replayer.replay_workflow(history)
