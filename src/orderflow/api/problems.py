@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
@@ -158,21 +159,70 @@ async def _on_rejected(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def _on_conflict(request: Request, exc: Exception) -> JSONResponse:
-    return problem_response(
-        409, str(exc), kind="conflict", title="Conflict", instance=request.url.path
-    )
+@dataclass(frozen=True)
+class Answer:
+    """How one kind of error is answered: status, problem type, title, and the detail
+    (the error's own words unless ``detail`` says otherwise)."""
+
+    status: int
+    kind: str
+    title: str
+    detail: str = ""
+    retry_after: str = ""
+    #: Worth a warning in the log (the service is degraded, not the client wrong).
+    warn: bool = False
 
 
-async def _on_not_found(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, OrderNotFound)
-    return problem_response(
-        404,
-        str(exc),
-        kind="order-not-found",
-        title="Order not found",
-        instance=request.url.path,
-    )
+TIMEOUT_DETAIL = (
+    "Temporal did not answer in time (is a worker running?); the request may still take "
+    "effect: GET the order to see its state, or repeat the request (it is idempotent)"
+)
+
+ANSWERS: dict[type[Exception], Answer] = {
+    ConflictError: Answer(409, "conflict", "Conflict"),
+    OrderNotFound: Answer(404, "order-not-found", "Order not found"),
+    TemporalUnavailable: Answer(
+        503, "temporal-unavailable", "Temporal unavailable", retry_after="5", warn=True
+    ),
+    NoWorker: Answer(503, "no-worker", "Nothing processes the order", retry_after="10", warn=True),
+    OrderFailed: Answer(503, "order-failed", "The order failed before it was priced", warn=True),
+    OperationalError: Answer(
+        503,
+        "database-unavailable",
+        "Database unavailable",
+        detail="the database did not answer; try again shortly",
+        retry_after="5",
+        warn=True,
+    ),
+    UpstreamTimeout: Answer(504, "timeout", "Timed out waiting for Temporal", TIMEOUT_DETAIL, "5"),
+    RPCTimeoutOrCancelledError: Answer(
+        504, "timeout", "Timed out waiting for Temporal", TIMEOUT_DETAIL, "5"
+    ),
+    NotReady: Answer(
+        503,
+        "not-ready",
+        "Not ready",
+        "the API is starting and not connected to Temporal yet; try again shortly",
+        "5",
+    ),
+}
+ANSWERS[StoreUnavailable] = ANSWERS[OperationalError]
+
+
+def _answering(answer: Answer) -> Callable[[Request, Exception], Awaitable[JSONResponse]]:
+    async def handle(request: Request, exc: Exception) -> JSONResponse:
+        if answer.warn:
+            log.warning("%s for %s: %s", answer.title, request.url.path, type(exc).__name__)
+        return problem_response(
+            answer.status,
+            answer.detail or str(exc),
+            kind=answer.kind,
+            title=answer.title,
+            instance=request.url.path,
+            headers={"Retry-After": answer.retry_after} if answer.retry_after else None,
+        )
+
+    return handle
 
 
 async def _on_temporal(request: Request, exc: Exception) -> JSONResponse:
@@ -183,77 +233,6 @@ async def _on_temporal(request: Request, exc: Exception) -> JSONResponse:
         f"Temporal did not accept the call ({exc.status.name}); try again shortly",
         kind="temporal-unavailable",
         title="Temporal unavailable",
-        instance=request.url.path,
-        headers={"Retry-After": "5"},
-    )
-
-
-async def _on_temporal_down(request: Request, exc: Exception) -> JSONResponse:
-    log.warning("Temporal unavailable for %s: %s", request.url.path, exc)
-    return problem_response(
-        503,
-        str(exc),
-        kind="temporal-unavailable",
-        title="Temporal unavailable",
-        instance=request.url.path,
-        headers={"Retry-After": "5"},
-    )
-
-
-async def _on_no_worker(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, NoWorker)
-    log.warning("no progress for %s: %s", request.url.path, exc)
-    return problem_response(
-        503,
-        str(exc),
-        kind="no-worker",
-        title="Nothing processes the order",
-        instance=request.url.path,
-        headers={"Retry-After": "10"},
-    )
-
-
-async def _on_order_failed(request: Request, exc: Exception) -> JSONResponse:
-    log.warning("order failed before it was priced (%s): %s", request.url.path, exc)
-    return problem_response(
-        503,
-        str(exc),
-        kind="order-failed",
-        title="The order failed before it was priced",
-        instance=request.url.path,
-    )
-
-
-async def _on_database(request: Request, exc: Exception) -> JSONResponse:
-    log.warning("database call for %s failed: %s", request.url.path, type(exc).__name__)
-    return problem_response(
-        503,
-        "the database did not answer; try again shortly",
-        kind="database-unavailable",
-        title="Database unavailable",
-        instance=request.url.path,
-        headers={"Retry-After": "5"},
-    )
-
-
-async def _on_timeout(request: Request, exc: Exception) -> JSONResponse:
-    return problem_response(
-        504,
-        "Temporal did not answer in time (is a worker running?); the request may still "
-        "take effect: GET the order to see its state, or repeat the request (it is idempotent)",
-        kind="timeout",
-        title="Timed out waiting for Temporal",
-        instance=request.url.path,
-        headers={"Retry-After": "5"},
-    )
-
-
-async def _on_not_ready(request: Request, exc: Exception) -> JSONResponse:
-    return problem_response(
-        503,
-        "the API is starting and not connected to Temporal yet; try again shortly",
-        kind="not-ready",
-        title="Not ready",
         instance=request.url.path,
         headers={"Retry-After": "5"},
     )
@@ -276,17 +255,8 @@ def install_problem_handlers(app: FastAPI) -> None:
         RequestValidationError: _on_validation,
         StarletteHTTPException: _on_http,
         OrderRejected: _on_rejected,
-        ConflictError: _on_conflict,
-        OrderNotFound: _on_not_found,
         RPCError: _on_temporal,
-        TemporalUnavailable: _on_temporal_down,
-        NoWorker: _on_no_worker,
-        OrderFailed: _on_order_failed,
-        OperationalError: _on_database,
-        StoreUnavailable: _on_database,
-        UpstreamTimeout: _on_timeout,
-        RPCTimeoutOrCancelledError: _on_timeout,
-        NotReady: _on_not_ready,
+        **{kind: _answering(answer) for kind, answer in ANSWERS.items()},
         Exception: _on_unexpected,
     }
     for exc_type, handler in handlers.items():

@@ -108,32 +108,19 @@ class OrderPublic(BaseModel):
     attempts: dict[str, int] = Field(default_factory=dict)
 
     @classmethod
-    def from_state(cls, state: OrderState) -> OrderPublic:
-        """From the status query."""
+    def from_state(cls, state: OrderState | OrderResult) -> OrderPublic:
+        """From the status query, or from the order's final result."""
         return cls(
             order_id=state.order_id,
             status=state.status,
-            step=state.step,
+            step=state.step if isinstance(state, OrderState) else "",
             reason=state.reason,
+            failed_step=state.failed_step,
+            error_type=state.error_type,
             total=state.total,
             shipments=[ShipmentPublic.from_outcome(s) for s in state.shipments],
             compensations=state.compensations,
             attempts=state.attempts,
-        )
-
-    @classmethod
-    def from_result(cls, result: OrderResult) -> OrderPublic:
-        """From the order's final result."""
-        return cls(
-            order_id=result.order_id,
-            status=result.status,
-            reason=result.reason,
-            failed_step=result.failed_step,
-            error_type=result.error_type,
-            total=result.total,
-            shipments=[ShipmentPublic.from_outcome(s) for s in result.shipments],
-            compensations=result.compensations,
-            attempts=result.attempts,
         )
 
 
@@ -151,32 +138,29 @@ class OrderReview(StrictModel):
     note: str = Field(default="", max_length=MAX_TEXT)
 
 
-class Restock(StrictModel):
+class _OnAShelf(StrictModel):
+    """A request about one warehouse's shelf."""
+
+    warehouse: str = Field(default=DEFAULT_WAREHOUSE, json_schema_extra={"enum": list(WAREHOUSES)})
+
+    @field_validator("warehouse")
+    @classmethod
+    def _known_warehouse(cls, value: str) -> str:
+        if value not in WAREHOUSES:
+            raise ValueError(f"unknown warehouse; one of {', '.join(WAREHOUSES)}")
+        return value
+
+
+class Restock(_OnAShelf):
     """Units to add to one warehouse's shelf."""
 
-    warehouse: str = Field(default=DEFAULT_WAREHOUSE, json_schema_extra={"enum": list(WAREHOUSES)})
     units: int = Field(strict=True, gt=0, le=1_000_000, examples=[5])
 
-    @field_validator("warehouse")
-    @classmethod
-    def _known_warehouse(cls, value: str) -> str:
-        if value not in WAREHOUSES:
-            raise ValueError(f"unknown warehouse; one of {', '.join(WAREHOUSES)}")
-        return value
 
-
-class StockCount(StrictModel):
+class StockCount(_OnAShelf):
     """A shelf's units after a count (held units stay held)."""
 
-    warehouse: str = Field(default=DEFAULT_WAREHOUSE, json_schema_extra={"enum": list(WAREHOUSES)})
     available: int = Field(strict=True, ge=0, le=1_000_000, examples=[40])
-
-    @field_validator("warehouse")
-    @classmethod
-    def _known_warehouse(cls, value: str) -> str:
-        if value not in WAREHOUSES:
-            raise ValueError(f"unknown warehouse; one of {', '.join(WAREHOUSES)}")
-        return value
 
 
 class HealthPublic(BaseModel):

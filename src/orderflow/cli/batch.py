@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 from typing import Annotated
 
 import typer
@@ -15,8 +14,10 @@ from orderflow.cli.common import (
     Seed,
     ShippingRate,
     fail,
+    faults,
     run_async,
     run_sync,
+    seed_or_random,
     settings_with,
     setup_logging,
 )
@@ -44,14 +45,11 @@ def demo(
     audit is clean, 1 otherwise.
     """
     setup_logging()
-    seed = seed if seed is not None else random.SystemRandom().randrange(1_000_000)
-    settings = settings_with(
-        seed=seed,
-        payment_failure_rate=payment_failure_rate,
-        inventory_failure_rate=inventory_failure_rate,
-        shipping_failure_rate=shipping_failure_rate,
-        lost_response_share=lost_response_share,
+    seed = seed_or_random(seed)
+    rates = faults(
+        payment_failure_rate, inventory_failure_rate, shipping_failure_rate, lost_response_share
     )
+    settings = settings_with(seed=seed, **rates)
 
     async def main() -> int:
         from orderflow.cli.progress import progress
@@ -95,14 +93,11 @@ def legacy(
     from orderflow.lab.samples import generate_orders
 
     setup_logging()
-    seed = seed if seed is not None else random.SystemRandom().randrange(1_000_000)
-    settings = settings_with(
-        seed=seed,
-        payment_failure_rate=payment_failure_rate,
-        inventory_failure_rate=inventory_failure_rate,
-        shipping_failure_rate=shipping_failure_rate,
-        lost_response_share=lost_response_share,
+    seed = seed_or_random(seed)
+    rates = faults(
+        payment_failure_rate, inventory_failure_rate, shipping_failure_rate, lost_response_share
     )
+    settings = settings_with(seed=seed, **rates)
 
     def main() -> int:
         from orderflow.store.db import display_url

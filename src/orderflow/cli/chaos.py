@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import random
 import signal
 from typing import TYPE_CHECKING, Annotated
 
@@ -15,7 +14,9 @@ from orderflow.cli.common import (
     PaymentRate,
     Seed,
     ShippingRate,
+    faults,
     run_async,
+    seed_or_random,
     settings_with,
     setup_logging,
 )
@@ -167,22 +168,12 @@ def chaos(
     from orderflow.lab.chaos.figures import HOSTILE, campaign_settings
 
     setup_logging()
-    seed = seed if seed is not None else random.SystemRandom().randrange(1_000_000)
+    seed = seed_or_random(seed)
     hostile_rates = HOSTILE if hostile else {}
-    settings = settings_with(
-        seed=seed,
-        **hostile_rates,
-        **{
-            key: value
-            for key, value in {
-                "payment_failure_rate": payment_failure_rate,
-                "inventory_failure_rate": inventory_failure_rate,
-                "shipping_failure_rate": shipping_failure_rate,
-                "lost_response_share": lost_response_share,
-            }.items()
-            if value is not None
-        },
+    rates = faults(
+        payment_failure_rate, inventory_failure_rate, shipping_failure_rate, lost_response_share
     )
+    settings = settings_with(seed=seed, **{**hostile_rates, **rates})
     plan = ChaosPlan(
         orders=orders,
         seed=seed,

@@ -43,44 +43,51 @@ class Exit(IntEnum):
     INTERRUPTED = 130
 
 
+def _rate(flag: str, what: str, default: str) -> Any:
+    return typer.Option(flag, min=0.0, max=1.0, help=f"{what} (default {default}).")
+
+
 PaymentRate = Annotated[
     float | None,
-    typer.Option(
-        "--payment-failure-rate",
-        min=0.0,
-        max=1.0,
-        help="Share of payment gateway calls that fail (default 0.20; 0 disables).",
-    ),
+    _rate("--payment-failure-rate", "Share of payment gateway calls that fail", "0.20; 0 disables"),
 ]
 InventoryRate = Annotated[
     float | None,
-    typer.Option(
-        "--inventory-failure-rate",
-        min=0.0,
-        max=1.0,
-        help="Share of inventory calls that fail (default 0.15; 0 disables).",
-    ),
+    _rate("--inventory-failure-rate", "Share of inventory calls that fail", "0.15; 0 disables"),
 ]
 ShippingRate = Annotated[
     float | None,
-    typer.Option(
-        "--shipping-failure-rate",
-        min=0.0,
-        max=1.0,
-        help="Share of carrier calls that fail (default 0.10; 0 disables).",
-    ),
+    _rate("--shipping-failure-rate", "Share of carrier calls that fail", "0.10; 0 disables"),
 ]
 LostShare = Annotated[
     float | None,
-    typer.Option(
-        "--lost-response-share",
-        min=0.0,
-        max=1.0,
-        help="Share of failures that happen after the side effect (default 0.25).",
-    ),
+    _rate("--lost-response-share", "Share of failures that happen after the side effect", "0.25"),
 ]
 Seed = Annotated[int | None, typer.Option("--seed", help="Seed for orders and faults.")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON (for scripts).")]
+
+
+def faults(
+    payment: float | None,
+    inventory: float | None,
+    shipping: float | None,
+    lost_share: float | None,
+) -> dict[str, float]:
+    """The fault flags given on the command line, as settings overrides."""
+    given = {
+        "payment_failure_rate": payment,
+        "inventory_failure_rate": inventory,
+        "shipping_failure_rate": shipping,
+        "lost_response_share": lost_share,
+    }
+    return {name: value for name, value in given.items() if value is not None}
+
+
+def seed_or_random(seed: int | None) -> int:
+    """The seed given, or a fresh one (printed by the run, so it can be repeated)."""
+    import random
+
+    return seed if seed is not None else random.SystemRandom().randrange(1_000_000)
 
 
 def settings_with(**overrides: Any) -> Settings:

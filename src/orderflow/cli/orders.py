@@ -221,21 +221,19 @@ def cancel(
     _act(order_id, as_json, lambda service: service.cancel(order_id, reason))
 
 
+Reviewer = Annotated[str, typer.Option(help="Who decides (kept with the order).")]
+Note = Annotated[str, typer.Option(help="Why (kept with the order).")]
+
+
 def approve(
-    order_id: OrderId,
-    reviewer: Annotated[str, typer.Option(help="Who decides (kept with the order).")] = "",
-    note: Annotated[str, typer.Option(help="Why (kept with the order).")] = "",
-    as_json: AsJson = False,
+    order_id: OrderId, reviewer: Reviewer = "", note: Note = "", as_json: AsJson = False
 ) -> None:
     """Approve an order that waits for review: it goes on to payment."""
     _review(order_id, True, reviewer, note, as_json)
 
 
 def reject(
-    order_id: OrderId,
-    reviewer: Annotated[str, typer.Option(help="Who decides (kept with the order).")] = "",
-    note: Annotated[str, typer.Option(help="Why (kept with the order).")] = "",
-    as_json: AsJson = False,
+    order_id: OrderId, reviewer: Reviewer = "", note: Note = "", as_json: AsJson = False
 ) -> None:
     """Reject an order that waits for review: it is cancelled, nothing was charged."""
     _review(order_id, False, reviewer, note, as_json)

@@ -14,6 +14,7 @@ from orderflow.cli.common import (
     Seed,
     ShippingRate,
     fail,
+    faults,
     run_async,
     say,
     settings_with,
@@ -52,15 +53,15 @@ def worker(
     from orderflow.worker import run_worker, run_worker_processes
 
     setup_logging()
+    rates = faults(
+        payment_failure_rate, inventory_failure_rate, shipping_failure_rate, lost_response_share
+    )
     settings = settings_with(
         task_queue=task_queue,
         temporal_namespace=namespace,
         metrics_port=metrics_port,
-        payment_failure_rate=payment_failure_rate,
-        inventory_failure_rate=inventory_failure_rate,
-        shipping_failure_rate=shipping_failure_rate,
-        lost_response_share=lost_response_share,
         seed=seed,
+        **rates,
     )
     if processes > 1:
         raise typer.Exit(run_worker_processes(processes, settings))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -32,6 +33,19 @@ def summary_lines(
     if len(violations) > 10:
         lines.append(f"  ! ... and {len(violations) - 10} more")
     return lines
+
+
+def outcome_rows(counts: Any) -> list[tuple[str, object]]:
+    """The rows every run's summary shows (a ``RunReport``, the chaos figures)."""
+    return [
+        ("completed", counts.completed),
+        ("failed", counts.failed),
+        ("  of which compensated", counts.compensated),
+        ("refused at the door", counts.refused),
+        ("needs attention", counts.needs_attention),
+        ("lost (no final state)", counts.lost),
+        ("retries", counts.retries),
+    ]
 
 
 class RunReport(BaseModel):
@@ -99,13 +113,7 @@ class RunReport(BaseModel):
         rate = self.orders / self.seconds if self.seconds else 0.0
         rows = [
             ("orders", self.orders),
-            ("completed", self.completed),
-            ("failed", self.failed),
-            ("  of which compensated", self.compensated),
-            ("refused at the door", self.refused),
-            ("needs attention", self.needs_attention),
-            ("lost (no final state)", self.lost),
-            ("retries", self.retries),
+            *outcome_rows(self),
             ("seconds", f"{self.seconds:.1f} ({rate:.1f} orders/s)"),
             ("duplicate charges", self.audit.duplicate_charges),
             ("charged but not shipped", self.audit.orphaned_charges),

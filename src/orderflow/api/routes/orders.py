@@ -112,7 +112,7 @@ async def cancel_order(
     is too late (shipment booked, or the order already finished), saying why.
     """
     reason = cancel.reason if cancel else ""
-    return OrderPublic.from_result(await bounded(service.cancel(order_id, reason), settings))
+    return OrderPublic.from_state(await bounded(service.cancel(order_id, reason), settings))
 
 
 @router.post("/{order_id}/approve", responses=problems(404, 409))

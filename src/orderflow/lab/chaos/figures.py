@@ -120,25 +120,20 @@ class ChaosFigures(BaseModel):
 
     def table(self) -> str:
         """The human summary, shaped like the demo's."""
+        # Imported here: its imports are not needed at start-up.
+        from orderflow.lab.summary import outcome_rows, summary_lines
+
         rows: list[tuple[str, object]] = [
             ("orders", self.orders),
             ("worker kills survived", self.worker_kills),
             ("server restarts", f"{self.server_restarts} of {self.planned_server_restarts}"),
-            ("completed", self.completed),
-            ("failed", self.failed),
-            ("  of which compensated", self.compensated),
-            ("refused at the door", self.refused),
-            ("needs attention", self.needs_attention),
-            ("lost (no final state)", self.lost),
-            ("retries", self.retries),
+            *outcome_rows(self),
             ("duplicate charges", self.duplicate_charges),
             ("orphaned charges/stock", self.orphaned),
             ("oversold units", self.oversold_units),
             ("seconds", self.seconds),
             ("audit", "clean" if self.audit.ok else "VIOLATIONS"),
         ]
-        from orderflow.lab.summary import summary_lines  # its imports are not needed at start-up
-
         lines = summary_lines(
             f"chaos summary (batch {self.batch})",
             rows,
