@@ -49,8 +49,9 @@ def build_store(settings: Settings, *, url: str | None = None, create: bool = Tr
     if not create and file and file != ":memory:" and not Path(file).exists():
         raise StoreUnavailable(
             display_url(url),
-            "no such database: nothing has run with this data directory "
-            f"({settings.data_dir}); set ORDERFLOW_DATA_DIR or DATABASE_URL",
+            f"nothing has run with the data directory {settings.data_dir} yet; set "
+            "ORDERFLOW_DATA_DIR or DATABASE_URL",
+            missing=True,
         )
     store = Store(make_engine(url))
     try:
@@ -140,8 +141,22 @@ async def connect_client(settings: Settings, runtime: Runtime | None = None) -> 
     try:
         return await connect(settings, runtime)
     except RuntimeError as err:
-        detail = str(err).strip().splitlines()[0][:200] if str(err).strip() else ""
-        raise TemporalUnavailable(settings.temporal_address, detail) from None
+        raise TemporalUnavailable(settings.temporal_address, _why(str(err))) from None
+
+
+def _why(message: str) -> str:
+    """A few words for the SDK's connection error (its text is a Rust debug dump)."""
+    lowered = message.lower()
+    for needle, words in (
+        ("refused", "connection refused"),
+        ("dns error", "unknown host"),
+        ("timed out", "timed out"),
+        ("certificate", "a TLS certificate problem"),
+        ("tls", "a TLS problem"),
+    ):
+        if needle in lowered:
+            return words
+    return ""
 
 
 @asynccontextmanager

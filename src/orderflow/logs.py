@@ -101,7 +101,9 @@ def stderr_terminal() -> tuple[bool, int]:
     if _terminal is not None:
         return _terminal
     try:
-        return os.isatty(2), os.get_terminal_size(2).columns
+        columns = os.get_terminal_size(2).columns
+        # A terminal without a size (a bare pty) cannot draw a bar: plain lines then.
+        return os.isatty(2) and columns > 0, columns or 80
     except OSError:
         return False, 80
 

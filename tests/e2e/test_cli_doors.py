@@ -236,7 +236,8 @@ async def test_client_commands_say_in_one_line_that_temporal_does_not_answer(
     for _ in range(3):  # the SDK's exit crash showed about once in a dozen runs
         proc = await shop.cli(*args, TEMPORAL_ADDRESS=closed, timeout=60)
         assert_clean_failure(proc, Exit.TEMPORAL_DOWN)
-        assert f"Temporal does not answer at {closed}" in proc.stderr
+        assert f"Temporal does not answer at {closed} (connection refused)" in proc.stderr
+        assert "Os {" not in proc.stderr  # not the SDK's Rust debug text
 
 
 async def test_submit_without_a_worker_says_nothing_processes_it_instead_of_waiting(
@@ -253,6 +254,21 @@ async def test_submit_without_a_worker_says_nothing_processes_it_instead_of_wait
         waited = await shop.cli("submit", str(shop.order_file(order)))
     assert waited.returncode == Exit.OK, waited.stderr[-2000:]
     assert "a repeat" in waited.stdout and "COMPLETED" in waited.stdout
+
+
+async def test_no_wait_without_a_worker_accepts_the_order_and_status_shows_what_is_known(
+    shop: Shop,
+) -> None:
+    order = an_order()
+    accepted = await shop.cli("submit", str(shop.order_file(order)), "--no-wait", timeout=60)
+    status = await shop.cli("status", order["order_id"], timeout=60)
+
+    assert accepted.returncode == Exit.OK, accepted.stderr
+    assert "accepted, not priced yet" in accepted.stdout
+    assert "no worker polls task queue" in accepted.stderr
+    assert status.returncode == Exit.OK, status.stderr
+    assert "RECEIVED" in status.stdout and "by the database" in status.stdout
+    assert "no worker polls task queue" in status.stderr
 
 
 async def test_a_finished_order_is_read_while_no_worker_runs(shop: Shop) -> None:
@@ -346,7 +362,7 @@ async def test_audit_where_nothing_ran_is_an_error_not_an_empty_audit(tmp_path: 
     )
 
     assert_clean_failure(proc, Exit.DATABASE_DOWN)
-    assert "no such database" in proc.stderr and str(tmp_path / "never") in proc.stderr
+    assert "there is no database at" in proc.stderr and str(tmp_path / "never") in proc.stderr
     assert not (tmp_path / "never" / "orderflow.db").exists()
     assert_clean_failure(down, Exit.DATABASE_DOWN)
     assert "postgresql+psycopg://nobody@127.0.0.1" in down.stderr

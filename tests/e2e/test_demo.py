@@ -117,7 +117,7 @@ async def test_legacy_leaves_orphaned_charges_that_the_temporal_version_does_not
     audit = run_cli("audit", "--legacy", data_dir=legacy_dir)
     assert audit.returncode == 1 and "but not shipped" in audit.stdout
     shop = run_cli("audit", data_dir=legacy_dir)  # the shop's database was never touched
-    assert shop.returncode == 7 and "no such database" in shop.stderr
+    assert shop.returncode == 7 and "there is no database at" in shop.stderr
 
     temporal = await demo_in_process(temporal_env, data_dir, orders=40, seed=3, **RAISED)
     assert temporal.lost == 0

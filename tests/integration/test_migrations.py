@@ -24,7 +24,7 @@ from orderflow.cli.db import db_app
 from orderflow.config import Settings
 from orderflow.domain.catalog import CATALOG
 from orderflow.store import Store, make_engine, schema
-from orderflow.store.tables import metadata, payments, products, stock
+from orderflow.store.tables import metadata, orders, payments, products, stock
 
 from .conftest import url_with_search_path
 
@@ -44,11 +44,22 @@ def differences(engine: Engine) -> list[Any]:
 
 
 def fill(engine: Engine) -> None:
-    """Some rows in every kind of table: catalog, stock, one charge."""
+    """Some rows in every kind of table: catalog, stock, one charge — written as the
+    oldest schema (revision 0001) has them, so it works on a database of any revision."""
     store = Store(engine)
     store.seed_catalog(CATALOG)
     store.restock("MUG-LOGO", 7)
-    store.charge("kept-1", Decimal("12.34"), "kept-1:charge")
+    with engine.begin() as conn:
+        conn.execute(orders.insert().values(order_id="kept-1"))
+        conn.execute(
+            payments.insert().values(
+                order_id="kept-1",
+                kind="charge",
+                amount=Decimal("12.34"),
+                idempotency_key="kept-1:charge",
+                reference="ch_kept",
+            )
+        )
 
 
 def assert_filled(engine: Engine) -> None:
@@ -112,7 +123,7 @@ def test_upgrade_creates_every_table_and_records_the_head_revision(engine: Engin
 
     revision = schema.upgrade(engine)
 
-    assert revision == schema.head_revision() == "0003"
+    assert revision == schema.head_revision() == "0004"
     assert schema.current_revision(engine) == revision
     assert tables(engine) == OUR_TABLES | {"alembic_version"}
 
@@ -334,9 +345,9 @@ def test_cli_db_upgrade_and_current_on_postgresql_mask_the_password(
     assert upgraded.exit_code == 0, upgraded.output
     assert again.exit_code == 0, again.output
     assert after.exit_code == 0, after.output
-    assert "at revision 0003 (head)" in upgraded.output
+    assert "at revision 0004 (head)" in upgraded.output
     assert again.output == upgraded.output
-    assert "at revision 0003 (head)" in after.output
+    assert "at revision 0004 (head)" in after.output
     for result in (before, upgraded, again, after):
         assert "s3cr3t" not in result.output
         assert "postgresql+psycopg://postgres:***@127.0.0.1:5432/test" in result.output
@@ -356,7 +367,7 @@ def test_cli_db_upgrade_on_the_default_sqlite_file(
     assert upgraded.exit_code == 0, upgraded.output
     assert current.exit_code == 0, current.output
     db_file = (tmp_path / "data" / "orderflow.db").resolve()
-    assert f"sqlite:///{db_file}: at revision 0003 (head)" in upgraded.output
+    assert f"sqlite:///{db_file}: at revision 0004 (head)" in upgraded.output
     assert db_file.exists()
 
 

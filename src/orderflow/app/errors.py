@@ -83,18 +83,21 @@ class TemporalUnavailable(OrderflowError):
         super().__init__(
             f"Temporal does not answer at {address}"
             + (f" ({detail})" if detail else "")
-            + "; start it with `orderflow server` or set TEMPORAL_ADDRESS"
+            + "; start it with `orderflow server --detach` or set TEMPORAL_ADDRESS"
         )
 
 
 class StoreUnavailable(OrderflowError):
     """The database does not answer (or does not exist) at ``url`` (password masked)."""
 
-    def __init__(self, url: str, detail: str = "") -> None:
+    def __init__(self, url: str, detail: str = "", *, missing: bool = False) -> None:
         self.url = url
-        super().__init__(
-            f"the database does not answer at {url}" + (f" ({detail})" if detail else "")
+        what = (
+            f"there is no database at {url}"
+            if missing
+            else f"the database does not answer at {url}"
         )
+        super().__init__(what + (f" ({detail})" if detail else ""))
 
 
 class NoWorker(OrderflowError):

@@ -37,6 +37,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from orderflow.app.errors import (
     ConflictError,
+    NoWorker,
     OrderFailed,
     OrderNotFound,
     OrderRejected,
@@ -205,6 +206,9 @@ class OrderService:
         )
         try:
             priced = await self.watch.wait(call, workflow_id(order.order_id), self.task_queue)
+        except NoWorker:
+            self.store.note_received(order.order_id, order.customer_id)  # accepted, waiting
+            raise
         except WorkflowUpdateFailedError as err:
             raise _refused(err) from None
         except WorkflowAlreadyStartedError:
@@ -214,6 +218,8 @@ class OrderService:
             if err.status is RPCStatusCode.ALREADY_EXISTS:
                 return await self._closed_submission(order, start)
             raise self._unavailable(err) from err
+        if not priced.repeat:
+            self.store.note_received(order.order_id, order.customer_id)
         return Submission(order=priced, new=not priced.repeat)
 
     async def start(self, order: Order, *, eager: bool = False) -> bool:
@@ -247,6 +253,7 @@ class OrderService:
             return False
         except RPCError as err:
             raise self._unavailable(err) from err
+        self.store.note_received(order.order_id, order.customer_id)
         return True
 
     async def _closed_submission(
@@ -279,10 +286,12 @@ class OrderService:
 
     async def status(self, order_id: str) -> OrderState:
         """The order's state: asked of the running workflow, or read from a finished one's
-        history (no worker needed).
+        history (no worker needed). A running order no worker answers for is shown as the
+        store's read model last saw it (``seen_in="database"``, ``note`` says why).
 
         Raises:
-            OrderNotFound; NoWorker (running, but nothing answers); TemporalUnavailable.
+            OrderNotFound; NoWorker (running, nothing answers, and the store has no row for
+            it); TemporalUnavailable.
         """
         handle = self._handle(order_id)
         running = await self._describe(order_id)
@@ -291,11 +300,25 @@ class OrderService:
                 return await self.watch.wait(
                     handle.query(OrderWorkflow.status), handle.id, self.task_queue
                 )
+            except NoWorker as stalled:
+                seen = self.store.order_row(order_id)
+                if seen is None:
+                    raise
+                return OrderState(
+                    order_id=order_id,
+                    status=OrderStatus(seen.state or OrderStatus.RECEIVED.value),
+                    step=seen.step or "",
+                    attempts={},
+                    compensations=[],
+                    seen_in="database",
+                    note=str(stalled),
+                )
             except RPCError as err:
                 if err.status is not RPCStatusCode.NOT_FOUND:
                     raise self._unavailable(err) from err
                 # It finished between the two calls: read its history below.
-        return self._state_of(await self.result(order_id), await self._stored_input(order_id))
+        state = self._state_of(await self.result(order_id), await self._stored_input(order_id))
+        return state.model_copy(update={"seen_in": "history"})
 
     async def result(self, order_id: str) -> OrderResult:
         """Wait for the order's outcome (at once for a finished order), watching it.

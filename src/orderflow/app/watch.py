@@ -53,6 +53,8 @@ T = TypeVar("T")
 VISIBLE_FAILURES = ("OrderFailed", "OrderCancelled")
 #: A poller seen within this long is taken as alive (idle workers re-poll every minute).
 POLLER_FRESH_S = 70.0
+#: The first look at an order a door waits on (a worker answers in milliseconds).
+FIRST_LOOK_S = 2.0
 
 
 class Watchman:
@@ -63,10 +65,18 @@ class Watchman:
         self.stall_after_s = stall_after_s
 
     async def wait(self, call: Awaitable[T], workflow_id: str, task_queue: str) -> T:
-        """Await ``call``; every ``stall_after_s`` look at the order; raise ``NoWorker`` once
-        it is stalled (the call is then cancelled)."""
+        """Await ``call``; look at the order after ``FIRST_LOOK_S`` (no worker at all is
+        certain at once) and then every ``stall_after_s``; raise ``NoWorker`` once it is
+        stalled (the call is then cancelled)."""
         task = asyncio.ensure_future(call)
         try:
+            done, _ = await asyncio.wait({task}, timeout=min(FIRST_LOOK_S, self.stall_after_s))
+            if done:
+                return task.result()
+            if not await self.has_live_poller_safe(workflow_id, task_queue):
+                problem = await self.stalled(workflow_id, task_queue, no_poller=True)
+                if problem is not None:
+                    raise problem
             while True:
                 done, _ = await asyncio.wait({task}, timeout=self.stall_after_s)
                 if done:
@@ -80,8 +90,23 @@ class Watchman:
                 with contextlib.suppress(BaseException):
                     await task
 
-    async def stalled(self, workflow_id: str, task_queue: str) -> NoWorker | None:
-        """Why the order makes no progress, or None when it does (or has finished)."""
+    async def has_live_poller_safe(self, workflow_id: str, task_queue: str) -> bool:
+        """``has_live_poller`` for the order's task queue; True when it cannot be told."""
+        try:
+            description = await self.client.get_workflow_handle(workflow_id).describe()
+            queue = description.raw_description.execution_config.task_queue.name or task_queue
+            return await self.has_live_poller(queue)
+        except RPCError:
+            return True
+
+    async def stalled(
+        self, workflow_id: str, task_queue: str, *, no_poller: bool = False
+    ) -> NoWorker | None:
+        """Why the order makes no progress, or None when it does (or has finished).
+
+        ``no_poller``: nobody has polled its task queue for a minute, so anything it waits
+        for counts as stalled at once.
+        """
         try:
             description = await self.client.get_workflow_handle(workflow_id).describe()
         except RPCError:
@@ -112,6 +137,8 @@ class Watchman:
                 due = activity.next_attempt_schedule_time or activity.scheduled_time
                 if due.seconds:
                     waiting.append(_age(due.ToDatetime(timezone.utc)))
+        if waiting and no_poller:
+            return self._no_worker(order_id, queue)
         if not waiting or max(waiting) < self.stall_after_s:
             if not waiting and not await self.has_live_poller(queue):
                 # Nothing scheduled (a query waits on no task) and nobody polls.

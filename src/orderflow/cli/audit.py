@@ -53,8 +53,9 @@ def audit(
             typer.echo(json.dumps({**report.summary(), "store": display_url(url)}, default=str))
         else:
             typer.echo(
-                f"audit of {display_url(url)}: {report.orders_checked} order(s), "
-                f"{report.complete} complete, {report.clean} clean, "
+                f"audit of {display_url(url)}: {report.orders_checked} order(s) that moved "
+                f"money, stock or a parcel: {report.complete} complete (charged once, "
+                f"shipped), {report.clean} clean (nothing kept), "
                 f"{len(report.violations)} violation(s)"
             )
             for violation in report.violations:

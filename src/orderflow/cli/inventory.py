@@ -44,9 +44,14 @@ def _run(as_json: bool, call: str, *args: object) -> None:
 
         store = build_store(settings)
         try:
-            answer = getattr(Stock(store), call)(*args)
+            stock = Stock(store)
+            key = args[3] if call == "restock" and len(args) > 3 else None
+            repeat = isinstance(key, str) and store.restocked(key)
+            answer = getattr(stock, call)(*args)
         finally:
             store.engine.dispose()
+        if repeat:
+            typer.echo(f"restock {key!r} was done already: nothing added", err=True)
         levels = answer if isinstance(answer, list) else [answer]
         if as_json:
             typer.echo(json.dumps([level.model_dump(mode="json") for level in levels]))
@@ -64,7 +69,11 @@ def show(as_json: AsJson = False) -> None:
     _run(as_json, "levels")
 
 
-@inventory_app.command()
+#: Let "-5" reach the command as a number (it then says what a restock may be).
+NUMBERS = {"ignore_unknown_options": True}
+
+
+@inventory_app.command(context_settings=NUMBERS)
 def restock(
     sku: Sku,
     units: Annotated[int, typer.Argument(help="Units to add (1 to 1,000,000).")],
@@ -83,7 +92,7 @@ def restock(
     _run(as_json, "restock", sku, units, warehouse, key)
 
 
-@inventory_app.command(name="set")
+@inventory_app.command(name="set", context_settings=NUMBERS)
 def set_level(
     sku: Sku,
     available: Annotated[int, typer.Argument(help="Units on the shelf after a count.")],

@@ -97,7 +97,7 @@ def submit(
     settings = settings_with()
 
     async def main() -> int:
-        from orderflow.app.errors import OrderFailed
+        from orderflow.app.errors import NoWorker, OrderFailed
         from orderflow.bootstrap import connected_service
         from orderflow.cli.render import dumps, priced_line, state_json, state_text
         from orderflow.domain.status import OrderStatus
@@ -109,6 +109,13 @@ def submit(
         async with connected_service(settings) as service:
             try:
                 submission = await service.submit(order)
+            except NoWorker as stalled:
+                if wait or not stalled.accepted:
+                    raise
+                # --no-wait: the order is accepted (durably); it runs once a worker does.
+                typer.echo(f"order {order.order_id}: accepted, not priced yet")
+                say(f"note: {stalled}")
+                return Exit.OK
             except OrderFailed as failed:  # accepted, then failed before it was priced
                 state = await service.status(order.order_id)
                 if as_json:
@@ -156,6 +163,8 @@ def status(order_id: OrderId, show_personal: ShowPersonal = False, as_json: AsJs
             typer.echo(dumps(state_json(state, show_personal=show_personal)))
         else:
             typer.echo(state_text(state, show_personal=show_personal))
+        if state.note:
+            say(f"note: {state.note}")
         return Exit.OK
 
     run_async(main)

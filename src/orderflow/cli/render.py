@@ -109,6 +109,8 @@ def state_text(state: OrderState, *, show_personal: bool = False) -> str:
     if state.owed:
         owed = ", ".join(action.value for action in state.owed)
         rows.append(("still owed", f"{owed} — settle with `orderflow resolve {state.order_id}`"))
+    if state.seen_in == "database":
+        rows.append(("seen", "by the database (no worker answers for this running order)"))
     width = max(len(label) for label, _ in rows)
     lines = [f"order {state.order_id}"]
     lines += [f"  {label:<{width}}  {value}" for label, value in rows]

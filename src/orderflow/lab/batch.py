@@ -26,10 +26,17 @@ def new_batch_id(mode: str) -> str:
     return f"{mode}-{uuid.uuid4().hex[:6]}-"
 
 
-def seed_inventory(store: Store, orders: Sequence[Order]) -> None:
-    """Top stock up to the batch's targets (the scarce SKU stays scarce on purpose)."""
-    available = store.availability()
+def seed_inventory(store: Store, orders: Sequence[Order], into: str | None = None) -> None:
+    """Top stock up to the batch's targets (the scarce SKU stays scarce on purpose).
+
+    ``into``: every SKU's stock in that one warehouse (the legacy processor knows no other).
+    """
+    targets: dict[tuple[str, str], int] = {}
     for (warehouse, sku), target in stock_targets(orders).items():
+        where = (into or warehouse, sku)
+        targets[where] = targets.get(where, 0) + target
+    available = store.availability()
+    for (warehouse, sku), target in targets.items():
         missing = target - available.get(warehouse, {}).get(sku, 0)
         if missing > 0:
             store.restock(sku, missing, warehouse)

@@ -57,6 +57,7 @@ def reconcile(store: Store, *, repair: bool, stale_after_s: float = 3600.0) -> R
             if repair:
                 report.repaired.append(_repair(store, order_id))
     report.drift += [v for v in run_audit(store.engine).violations if v.startswith("stock ")]
+    store.record_reconcile(report.orders_checked, report.drift, report.repaired)
     return report
 
 

@@ -45,6 +45,7 @@ class SqlLedger(Records, Ledger):
                     reference=reference,
                 )
             )
+            self._note(conn, order_id, "PAID", "payment")
             return PaymentReceipt(order_id=order_id, reference=reference, amount=amount)
 
     def refund(self, order_id: str, idempotency_key: str) -> RefundReceipt:
@@ -67,6 +68,7 @@ class SqlLedger(Records, Ledger):
                 conn.execute(
                     update(orders).where(orders.c.order_id == order_id).values(refunded=True)
                 )
+            self._note(conn, order_id, "COMPENSATING", "refund_payment")
             amount = self._net_charged(conn, order_id)
             if amount <= 0:
                 return RefundReceipt(order_id=order_id, amount=Decimal("0.00"))

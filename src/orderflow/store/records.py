@@ -14,11 +14,37 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Row, Table, select
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    Row,
+    Table,
+    func,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from orderflow.store.tables import orders
+
+#: The console's read model: which state may follow which. A forward state never
+#: overwrites an unwinding or a final one (a late quote after a cancel), an unwinding one
+#: never a final one (a reconciliation's repair of a FAILED order); the outcome has the
+#: last word.
+FORWARD = (
+    "RECEIVED",
+    "VALIDATED",
+    "AWAITING_REVIEW",
+    "PAID",
+    "RESERVED",
+    "SHIPPING_QUOTED",
+    "SHIPPED",
+)
+UNWINDING = ("COMPENSATING", "CANCELLING", "NEEDS_ATTENTION")
+FINAL = ("COMPLETED", "FAILED", "CANCELLED")
 
 HELD, RELEASED = "held", "released"
 BOOKED, CANCELLED = "booked", "cancelled"
@@ -51,6 +77,21 @@ class Records:
         """A unit of work: commits when the block ends normally, rolls back otherwise."""
         with self.engine.begin() as conn:
             yield conn
+
+    def _note(self, conn: Connection, order_id: str, state: str, step: str, **values: Any) -> None:
+        """Move the order's read-model row to ``state`` (at ``step``), if that may follow
+        its current state; ``values``: more columns to set (customer, total, ...)."""
+        conn.execute(self._insert_missing(conn, orders, {"order_id": order_id}))
+        may: ColumnElement[bool] = true()
+        if state in FORWARD:
+            may = orders.c.state.is_(None) | orders.c.state.in_(FORWARD)
+        elif state in UNWINDING:
+            may = orders.c.state.is_(None) | orders.c.state.not_in(FINAL)
+        conn.execute(
+            update(orders)
+            .where(orders.c.order_id == order_id, may)
+            .values(state=state, step=step[:64], updated_at=func.now(), **values)
+        )
 
     def _lock_order(self, conn: Connection, order_id: str) -> Row[Any]:
         """Create the order's lock row if needed, lock it until the transaction ends, return it."""

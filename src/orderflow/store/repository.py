@@ -14,6 +14,7 @@ from decimal import Decimal
 from sqlalchemy import func, select, update
 
 from orderflow.store.ledger import SqlLedger
+from orderflow.store.progress import OrderProgress
 from orderflow.store.records import idempotency_key
 from orderflow.store.shipping import SqlShipmentBook
 from orderflow.store.stockroom import SqlStockroom
@@ -22,7 +23,7 @@ from orderflow.store.tables import orders, store_meta
 __all__ = ["Store", "idempotency_key"]
 
 
-class Store(SqlLedger, SqlStockroom, SqlShipmentBook):
+class Store(SqlLedger, SqlStockroom, SqlShipmentBook, OrderProgress):
     """All reads and writes of orderflow's own state (the SQL implementation of the ports)."""
 
     def create_schema(self) -> None:
@@ -48,9 +49,15 @@ class Store(SqlLedger, SqlStockroom, SqlShipmentBook):
         return str(value)
 
     def record_outcome(
-        self, order_id: str, status: str, total: Decimal | None, reason: str
+        self,
+        order_id: str,
+        status: str,
+        total: Decimal | None,
+        reason: str,
+        error_type: str = "",
     ) -> None:
-        """Record how the order ended (idempotent: the last word wins, same values)."""
+        """Record how the order ended (idempotent: the last word wins, same values); the
+        read model's state becomes the outcome."""
         with self._tx() as conn:
             self._lock_order(conn, order_id)
             conn.execute(
@@ -61,8 +68,10 @@ class Store(SqlLedger, SqlStockroom, SqlShipmentBook):
                     total=total,
                     reason=reason[:500],
                     finished_at=func.coalesce(orders.c.finished_at, func.now()),
+                    error_type=error_type[:64] or None,
                 )
             )
+            self._note(conn, order_id, status, "")
 
     def outcomes(self) -> dict[str, str]:
         """Recorded final status per order (orders still running are absent)."""

@@ -54,6 +54,7 @@ class SqlShipmentBook(Records, ShipmentBook):
                     status=BOOKED,
                 )
             )
+            self._note(conn, order_id, "SHIPPED", f"shipment:{warehouse}")
             return ShipmentReceipt(order_id=order_id, warehouse=warehouse, tracking_number=tracking)
 
     def cancel_shipment(self, order_id: str) -> CancelShipmentReceipt:
@@ -72,4 +73,5 @@ class SqlShipmentBook(Records, ShipmentBook):
                 .where(shipments.c.order_id == order_id, shipments.c.status == BOOKED)
                 .values(status=CANCELLED)
             )
+            self._note(conn, order_id, "COMPENSATING", "cancel_shipment")
             return CancelShipmentReceipt(order_id=order_id, cancelled=result.rowcount)

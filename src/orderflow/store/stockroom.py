@@ -99,6 +99,16 @@ class SqlStockroom(Records, Stockroom):
                 )
             return self._available(conn, sku, warehouse)
 
+    def restocked(self, idempotency_key: str) -> bool:
+        """True when a restock with this key was done already."""
+        with self.engine.connect() as conn:
+            return (
+                conn.scalar(
+                    select(restocks.c.units).where(restocks.c.idempotency_key == idempotency_key)
+                )
+                is not None
+            )
+
     def set_stock(self, sku: str, available: int, warehouse: str = DEFAULT_WAREHOUSE) -> int:
         """Set the units on the shelf (after a count); held units stay held. Idempotent.
 
@@ -262,6 +272,7 @@ class SqlStockroom(Records, Stockroom):
                         status=HELD,
                     )
                 )
+            self._note(conn, order_id, "RESERVED", f"inventory:{warehouse}")
             return ReservationReceipt(
                 order_id=order_id,
                 warehouse=warehouse,
@@ -289,4 +300,5 @@ class SqlStockroom(Records, Stockroom):
                 .values(status=RELEASED)
             )
             conn.execute(update(orders).where(orders.c.order_id == order_id).values(released=True))
+            self._note(conn, order_id, "COMPENSATING", "release_inventory")
             return ReleaseReceipt(order_id=order_id, units=sum(row.quantity for row in held))

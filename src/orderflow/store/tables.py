@@ -12,10 +12,12 @@ from sqlalchemy import (
     Column,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
     Table,
+    Text,
     func,
 )
 from sqlalchemy.engine import Dialect
@@ -89,6 +91,19 @@ orders = Table(
     Column("total", Money, nullable=True),
     Column("reason", String(500), nullable=True),
     Column("finished_at", DateTime(timezone=True), nullable=True),
+    # The console's read model, kept current by the activities (migration 0004): the
+    # customer, the current state and step, when it last changed, a failure's type, and
+    # when a review wait ends.
+    Column("customer_id", String(200), nullable=True),
+    Column("state", String(32), nullable=True),
+    Column("step", String(64), nullable=True),
+    Column("error_type", String(64), nullable=True),
+    Column("updated_at", DateTime(timezone=True), nullable=True),
+    Column("due_at", DateTime(timezone=True), nullable=True),
+    Index("orders_by_state", "state", "created_at"),
+    Index("orders_by_created", "created_at"),
+    Index("orders_by_customer", "customer_id", "created_at"),
+    Index("orders_by_finished", "finished_at"),
 )
 
 reservations = Table(
@@ -113,6 +128,7 @@ payments = Table(
     Column("reference", String(64), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     CheckConstraint("amount >= 0", name="payment_amount_not_negative"),
+    Index("payments_by_created", "created_at"),
 )
 
 shipments = Table(
@@ -144,4 +160,16 @@ restocks = Table(
     Column("sku", String(64), nullable=False),
     Column("units", Integer, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+# One row per reconciliation pass: what it checked and the drift it found (its lines).
+reconcile_runs = Table(
+    "reconcile_runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("orders_checked", Integer, nullable=False),
+    Column("drift", Integer, nullable=False),
+    Column("repaired", Integer, nullable=False),
+    Column("lines", Text, nullable=False),
 )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
 from typing import TypeVar
 
 from temporalio import activity
@@ -31,6 +32,7 @@ from orderflow.domain.models import (
     ShippingQuote,
     ValidatedOrder,
 )
+from orderflow.domain.pricing import price_order
 from orderflow.domain.validation import validate_order
 from orderflow.store.db import display_url
 from orderflow.store.drift import ReconcileReport, reconcile
@@ -59,14 +61,23 @@ def _attempt_label() -> str:
     return f"attempt {info.attempt} of {limit}" if limit else f"attempt {info.attempt}"
 
 
-def _call(order_id: str, what: str, call: Callable[[], R]) -> R:
-    """Run a service call; translate its errors for Temporal and log what users watch for."""
+def _call(
+    order_id: str, what: str, call: Callable[[], R], gave_up: Callable[[], None] | None = None
+) -> R:
+    """Run a service call; translate its errors for Temporal and log what users watch for.
+
+    ``gave_up`` runs when the last attempt fails too (a compensation: the order will wait
+    for an operator).
+    """
     info = activity.info()
     try:
         receipt = call()
     except ServiceUnavailable as err:
         limit = info.retry_policy.maximum_attempts if info.retry_policy else 0
-        then = "retries exhausted" if limit and info.attempt >= limit else "Temporal will retry"
+        exhausted = bool(limit) and info.attempt >= limit
+        then = "retries exhausted" if exhausted else "Temporal will retry"
+        if exhausted and gave_up is not None:
+            gave_up()
         log.warning(
             "order %s: %s failed: %s (%s); %s",
             order_id,
@@ -150,7 +161,7 @@ class OrderActivities:
                 non_retryable=True,
             )
         try:
-            return validate_order(order, self.store.catalog())
+            validated = validate_order(order, self.store.catalog())
         except InvalidOrder as err:
             log.info(
                 "order %s: invalid: %s", order.order_id, err, extra={"order_id": order.order_id}
@@ -162,6 +173,15 @@ class OrderActivities:
                 non_retryable=True,
                 category=ApplicationErrorCategory.BENIGN,
             ) from err
+        total = price_order(validated.lines, order.service_level).total
+        waits = req.review_threshold is not None and total > req.review_threshold
+        until = (
+            datetime.now(timezone.utc) + timedelta(seconds=req.review_timeout_s or 0)
+            if waits
+            else None
+        )
+        self.store.note_validated(order.order_id, order.customer_id, total, review_until=until)
+        return validated
 
     @activity.defn(name="process_payment")
     def process_payment(self, req: PaymentRequest) -> PaymentReceipt:
@@ -195,11 +215,13 @@ class OrderActivities:
     @activity.defn(name="calculate_shipping")
     def calculate_shipping(self, req: QuoteRequest) -> ShippingQuote:
         """Ask the carrier for a quote for one warehouse's parcel."""
-        return _call(
+        quote = _call(
             req.order_id,
             f"shipping quote from {req.warehouse}",
             lambda: self.carrier.quote(req.order_id, req.lines, req.service_level, req.warehouse),
         )
+        self.store.note_quoted(req.order_id, req.warehouse)
+        return quote
 
     @activity.defn(name="schedule_shipment")
     def schedule_shipment(self, req: ShipmentRequest) -> ShipmentReceipt:
@@ -213,7 +235,9 @@ class OrderActivities:
     @activity.defn(name="record_outcome")
     def record_outcome(self, req: OutcomeRequest) -> None:
         """Write the order's final status to the database (for audit and reconciliation)."""
-        self.store.record_outcome(req.order_id, req.status.value, req.total, req.reason)
+        self.store.record_outcome(
+            req.order_id, req.status.value, req.total, req.reason, req.error_type
+        )
 
     @activity.defn(name="record_manual_compensation")
     def record_manual_compensation(
@@ -248,19 +272,36 @@ class OrderActivities:
     def refund_payment(self, req: CompensationRequest) -> RefundReceipt:
         """Compensation: refund what was charged (nothing if nothing was)."""
         key = idempotency_key(req.order_id, "refund")
-        return _call(req.order_id, "refund", lambda: self.gateway.refund(req.order_id, key))
+        return _call(
+            req.order_id,
+            "refund",
+            lambda: self.gateway.refund(req.order_id, key),
+            self._parks(req.order_id, "refund_payment"),
+        )
 
     @activity.defn(name="release_inventory")
     def release_inventory(self, req: CompensationRequest) -> ReleaseReceipt:
         """Compensation: put held stock back on the shelf."""
-        return _call(req.order_id, "stock release", lambda: self.inventory.release(req.order_id))
+        return _call(
+            req.order_id,
+            "stock release",
+            lambda: self.inventory.release(req.order_id),
+            self._parks(req.order_id, "release_inventory"),
+        )
 
     @activity.defn(name="cancel_shipment")
     def cancel_shipment(self, req: CompensationRequest) -> CancelShipmentReceipt:
         """Compensation: cancel a booked shipment."""
         return _call(
-            req.order_id, "shipment cancellation", lambda: self.carrier.cancel(req.order_id)
+            req.order_id,
+            "shipment cancellation",
+            lambda: self.carrier.cancel(req.order_id),
+            self._parks(req.order_id, "cancel_shipment"),
         )
+
+    def _parks(self, order_id: str, action: str) -> Callable[[], None]:
+        """What a compensation that gave up leaves in the read model: NEEDS_ATTENTION."""
+        return lambda: self.store.note_needs_attention(order_id, action)
 
     def all(self) -> list[Callable[..., object]]:
         """Every activity, for worker registration."""

@@ -201,6 +201,10 @@ class ValidateRequest(BaseModel):
     order: Order
     store_id: str = ""
     store: str = ""
+    #: The order's review rule, so the console's read model can show an order waiting
+    #: for review (and until when) from the moment it is priced.
+    review_threshold: Decimal | None = None
+    review_timeout_s: float | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -259,6 +263,7 @@ class OutcomeRequest(BaseModel):
     status: OrderStatus
     total: Decimal | None = None
     reason: str = ""
+    error_type: str = ""
 
 
 class CompensationRecord(BaseModel):
@@ -389,6 +394,10 @@ class OrderState(BaseModel):
     failed_step: Step | Literal[""] = ""
     #: Compensations still owed while the order NEEDS_ATTENTION.
     owed: list[CompensationAction] = Field(default_factory=list)
+    #: Where this state was read: the running workflow, a finished one's history, or the
+    #: store's read model (running, but no worker answers; ``note`` says why).
+    seen_in: Literal["workflow", "history", "database"] = "workflow"
+    note: str = ""
 
 
 class ReconcileRequest(BaseModel):

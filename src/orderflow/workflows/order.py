@@ -277,6 +277,7 @@ class OrderWorkflow:
                     status=result.status,
                     total=result.total.total if result.total else None,
                     reason=result.reason,
+                    error_type=result.error_type,
                 ),
                 inp.options.compensations,
                 f"record outcome {result.status.value}",
@@ -302,8 +303,13 @@ class OrderWorkflow:
 
     async def _validate(self) -> ValidatedOrder:
         assert self._inp is not None
+        options = self._inp.options
         request = ValidateRequest(
-            order=self._order, store_id=self._inp.store_id, store=self._inp.store
+            order=self._order,
+            store_id=self._inp.store_id,
+            store=self._inp.store,
+            review_threshold=options.review_threshold,
+            review_timeout_s=options.review_timeout_s,
         )
         validated: ValidatedOrder = await self._step(
             Step.VALIDATE, Acts.validate_order, request, "validate"

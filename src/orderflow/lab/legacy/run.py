@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from orderflow.bootstrap import OutsideWorld
+from orderflow.domain.catalog import DEFAULT_WAREHOUSE
 from orderflow.domain.models import Order
 from orderflow.lab.batch import seed_inventory
 from orderflow.lab.legacy.processor import LegacyOrderProcessor
@@ -27,7 +28,7 @@ def run_legacy_batch(
     """Process ``orders`` with the legacy processor over a store and the faulty services."""
     processor = LegacyOrderProcessor(store, world.gateway, world.inventory, world.carrier)
     report = RunReport(mode="legacy", batch=batch, orders=len(orders))
-    seed_inventory(store, orders)
+    seed_inventory(store, orders, into=DEFAULT_WAREHOUSE)  # it ships from one warehouse
     started = time.monotonic()
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
         for outcome in pool.map(processor.process_order, orders):

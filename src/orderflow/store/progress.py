@@ -1,0 +1,99 @@
+"""The console's read model, written as the order goes: one row per order in ``orders``.
+
+The activities keep it current (most of it in the same transaction as the step's effect,
+see ``records.Records._note``), so the console's lists and counts read one indexed table
+instead of asking Temporal about every order.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Row, select, update
+
+from orderflow.store.records import Records
+from orderflow.store.tables import orders, reconcile_runs
+
+
+class OrderProgress(Records):
+    """Where each order is, for the operator console."""
+
+    def order_row(self, order_id: str) -> Row[Any] | None:
+        """The order's read-model row (state, step, customer, total, ...), if it has one."""
+        with self.engine.connect() as conn:
+            return conn.execute(
+                select(
+                    orders.c.order_id,
+                    orders.c.state,
+                    orders.c.step,
+                    orders.c.customer_id,
+                    orders.c.total,
+                    orders.c.created_at,
+                    orders.c.updated_at,
+                    orders.c.due_at,
+                    orders.c.error_type,
+                    orders.c.reason,
+                ).where(orders.c.order_id == order_id)
+            ).first()
+
+    def note_received(self, order_id: str, customer_id: str) -> None:
+        """The door started the order (it shows before any worker took it)."""
+        with self._tx() as conn:
+            conn.execute(
+                self._insert_missing(
+                    conn,
+                    orders,
+                    {"order_id": order_id, "customer_id": customer_id[:200], "state": "RECEIVED"},
+                )
+            )
+            conn.execute(
+                update(orders)
+                .where(orders.c.order_id == order_id, orders.c.customer_id.is_(None))
+                .values(customer_id=customer_id[:200])
+            )
+
+    def note_validated(
+        self,
+        order_id: str,
+        customer_id: str,
+        total: Decimal,
+        *,
+        review_until: datetime | None = None,
+    ) -> None:
+        """The order is valid and priced; ``review_until``: it now waits for a reviewer."""
+        with self._tx() as conn:
+            self._note(
+                conn,
+                order_id,
+                "AWAITING_REVIEW" if review_until else "VALIDATED",
+                "review" if review_until else "validate",
+                customer_id=customer_id[:200],
+                total=total,
+                due_at=review_until,
+            )
+
+    def note_quoted(self, order_id: str, warehouse: str) -> None:
+        """A parcel's shipping was quoted."""
+        with self._tx() as conn:
+            self._note(conn, order_id, "SHIPPING_QUOTED", f"shipping_quote:{warehouse}")
+
+    def note_needs_attention(self, order_id: str, action: str) -> None:
+        """A compensation gave up: the order will wait for an operator."""
+        with self._tx() as conn:
+            self._note(conn, order_id, "NEEDS_ATTENTION", action)
+
+    def record_reconcile(self, orders_checked: int, drift: list[str], repaired: list[str]) -> None:
+        """Keep a reconciliation pass: the console shows the last one and its drift."""
+        with self._tx() as conn:
+            conn.execute(
+                reconcile_runs.insert().values(
+                    orders_checked=orders_checked,
+                    drift=len(drift),
+                    repaired=len(repaired),
+                    lines="\n".join([*drift, *(f"repaired: {line}" for line in repaired)])[
+                        :100_000
+                    ],
+                )
+            )
