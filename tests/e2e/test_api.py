@@ -402,3 +402,34 @@ async def test_a_finished_order_is_read_through_the_api_while_no_worker_runs(
     assert read.json()["shipments"][0]["tracking_number"]
     assert took < 10.0  # not a wait for a worker that will not come (it was 29 s)
     store.engine.dispose()
+
+
+async def test_an_order_whose_refund_keeps_failing_is_settled_through_the_api(api: Api) -> None:
+    # More than the shelf holds, paid with a card that takes no refunds: the saga cannot
+    # undo the charge and parks the order for a person.
+    order_id = f"na-{uuid.uuid4().hex[:8]}"
+    body = an_order(
+        order_id=order_id,
+        items=[{"sku": "STICKER-PACK", "quantity": STOCK + 1}],
+        payment_token="tok_refund_fails",
+    )
+    created = await api.client.post("/orders", json=body)
+    parked = await finished(api, created.headers["location"], "NEEDS_ATTENTION")
+    assert parked["owed"] == ["refund_payment"]
+
+    wrong = await api.client.post(
+        f"/orders/{order_id}/resolve", json={"action": "mark_released", "operator": "sam"}
+    )
+    unknown = await api.client.post(f"/orders/{order_id}/resolve", json={"action": "pray"})
+    settled = await api.client.post(
+        f"/orders/{order_id}/resolve",
+        json={"action": "mark_refunded", "operator": "sam", "note": "bank transfer"},
+    )
+
+    assert wrong.status_code == 409, wrong.text  # nothing of that is owed
+    assert unknown.status_code == 422
+    assert unknown.json()["errors"][0]["field"] == "action"
+    assert settled.status_code == 200, settled.text
+    final = await finished(api, created.headers["location"], "FAILED")
+    assert final["owed"] == []
+    assert [kind for kind, _ in ledger(api.store, order_id)] == ["charge", "refund"]

@@ -11,7 +11,13 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import ClassVar
 
-from orderflow.adapters.faults import NO_FAULTS, FaultPlan, call_with_faults
+from orderflow.adapters.faults import (
+    NO_FAULTS,
+    Fault,
+    FaultPlan,
+    ServiceUnavailable,
+    call_with_faults,
+)
 from orderflow.domain.catalog import DEFAULT_WAREHOUSE
 from orderflow.domain.errors import PaymentDeclined
 from orderflow.domain.models import (
@@ -31,6 +37,20 @@ from orderflow.domain.pricing import parcel_weight
 
 #: Payment tokens the simulated card issuer always declines (documented for demos/tests).
 DECLINED_TOKENS = frozenset({"tok_declined", "tok_insufficient_funds"})
+#: A card that can be charged but never refunded (closed since): its refunds fail every
+#: time, so a saga that must refund it ends NEEDS_ATTENTION for an operator to settle.
+REFUND_REFUSED_TOKENS = frozenset({"tok_refund_fails"})
+#: How the charges of such cards are marked in the ledger (the token itself never is).
+NO_REFUND_PREFIX = "ch_norefund"
+
+
+class RefundRefused(ServiceUnavailable):
+    """The issuer refuses to refund this card (transient as far as the caller can tell)."""
+
+    def __init__(self, service: str) -> None:
+        Exception.__init__(self, f"{service}: the card issuer refuses refunds to this card")
+        self.service = service
+        self.fault = Fault.UNAVAILABLE
 
 
 class PaymentGateway:
@@ -55,15 +75,24 @@ class PaymentGateway:
             if token in DECLINED_TOKENS:
                 # Never echo the token: it would end up in logs, history and the UI.
                 raise PaymentDeclined(f"card declined for order {order_id}")
-            return self.ledger.charge(order_id, amount, idempotency_key)
+            prefix = NO_REFUND_PREFIX if token in REFUND_REFUSED_TOKENS else "ch"
+            return self.ledger.charge(order_id, amount, idempotency_key, reference_prefix=prefix)
 
         return call_with_faults(self.name, self.faults, effect)
 
     def refund(self, order_id: str, idempotency_key: str) -> RefundReceipt:
-        """Refund everything the order was charged, once."""
-        return call_with_faults(
-            self.name, self.faults, lambda: self.ledger.refund(order_id, idempotency_key)
-        )
+        """Refund everything the order was charged, once.
+
+        Raises:
+            RefundRefused: the order was paid with a card that takes no refunds.
+        """
+
+        def effect() -> RefundReceipt:
+            if any(r.startswith(NO_REFUND_PREFIX) for r in self.ledger.charge_references(order_id)):
+                raise RefundRefused(self.name)
+            return self.ledger.refund(order_id, idempotency_key)
+
+        return call_with_faults(self.name, self.faults, effect)
 
 
 class InventorySystem:

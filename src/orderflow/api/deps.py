@@ -18,7 +18,7 @@ from orderflow.app.orders import OrderSummary, Submission
 from orderflow.config import Settings
 from orderflow.domain.models import Order
 from orderflow.domain.status import OrderStatus
-from orderflow.workflows.messages import OrderResult, OrderState, ReviewDecision
+from orderflow.workflows.messages import OrderResult, OrderState, Resolution, ReviewDecision
 
 T = TypeVar("T")
 
@@ -36,6 +36,8 @@ class OrderBackend(Protocol):
     async def cancel(self, order_id: str, reason: str = "") -> OrderResult: ...
 
     async def review(self, order_id: str, decision: ReviewDecision) -> OrderState: ...
+
+    async def resolve(self, order_id: str, resolution: Resolution) -> OrderState: ...
 
     async def list_orders(
         self, status: OrderStatus | None = None, limit: int = 100

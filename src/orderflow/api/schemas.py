@@ -24,10 +24,12 @@ from orderflow.domain.models import OrderTotal, ReservedLine
 from orderflow.domain.status import OrderStatus
 from orderflow.domain.validation import MAX_TEXT
 from orderflow.workflows.messages import (
+    CompensationAction,
     CompensationRecord,
     OrderResult,
     OrderState,
     PricedOrder,
+    ResolutionAction,
     ShipmentOutcome,
 )
 
@@ -106,6 +108,10 @@ class OrderPublic(BaseModel):
     shipments: list[ShipmentPublic] = Field(default_factory=list)
     compensations: list[CompensationRecord] = Field(default_factory=list)
     attempts: dict[str, int] = Field(default_factory=dict)
+    owed: list[CompensationAction] = Field(
+        default_factory=list,
+        description="NEEDS_ATTENTION: the compensations still owed (settle with /resolve).",
+    )
 
     @classmethod
     def from_state(cls, state: OrderState | OrderResult) -> OrderPublic:
@@ -121,6 +127,7 @@ class OrderPublic(BaseModel):
             shipments=[ShipmentPublic.from_outcome(s) for s in state.shipments],
             compensations=state.compensations,
             attempts=state.attempts,
+            owed=state.owed if isinstance(state, OrderState) else [],
         )
 
 
@@ -136,6 +143,16 @@ class OrderReview(StrictModel):
     approved: bool = Field(strict=True)
     reviewer: str = Field(default="", max_length=MAX_TEXT, examples=["sam"])
     note: str = Field(default="", max_length=MAX_TEXT)
+
+
+class OrderResolve(StrictModel):
+    """An operator's resolution of an order that NEEDS_ATTENTION."""
+
+    action: ResolutionAction = Field(
+        description="retry: run the failed compensations again; mark_*: you did it by hand"
+    )
+    operator: str = Field(default="", max_length=MAX_TEXT, examples=["sam"])
+    note: str = Field(default="", max_length=MAX_TEXT, examples=["refunded by bank transfer"])
 
 
 class _OnAShelf(StrictModel):
@@ -178,6 +195,7 @@ __all__ = [
     "OrderCancel",
     "OrderCreate",
     "OrderPublic",
+    "OrderResolve",
     "OrderReview",
     "PricedOrderPublic",
     "Restock",

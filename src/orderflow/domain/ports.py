@@ -27,8 +27,15 @@ class Ledger(abc.ABC):
     """Money: charges and refunds, once per idempotency key."""
 
     @abc.abstractmethod
-    def charge(self, order_id: str, amount: Decimal, idempotency_key: str) -> PaymentReceipt:
-        """Record a charge once per key; refuse after the order was refunded."""
+    def charge(
+        self, order_id: str, amount: Decimal, idempotency_key: str, *, reference_prefix: str = "ch"
+    ) -> PaymentReceipt:
+        """Record a charge once per key (its reference starts with ``reference_prefix``);
+        refuse after the order was refunded."""
+
+    @abc.abstractmethod
+    def charge_references(self, order_id: str) -> list[str]:
+        """The references of the order's charges."""
 
     @abc.abstractmethod
     def refund(self, order_id: str, idempotency_key: str) -> RefundReceipt:

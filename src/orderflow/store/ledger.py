@@ -20,7 +20,9 @@ from orderflow.store.tables import orders, payments
 class SqlLedger(Records, Ledger):
     """The ledger in the ``payments`` table; the refund's tombstone on the order's row."""
 
-    def charge(self, order_id: str, amount: Decimal, idempotency_key: str) -> PaymentReceipt:
+    def charge(
+        self, order_id: str, amount: Decimal, idempotency_key: str, *, reference_prefix: str = "ch"
+    ) -> PaymentReceipt:
         """Record a charge once per idempotency key; refuse after the order was refunded."""
         with self._tx() as conn:
             flags = self._lock_order(conn, order_id)
@@ -35,7 +37,7 @@ class SqlLedger(Records, Ledger):
                 )
             if flags.refunded:
                 raise AlreadyCompensated(f"order {order_id} was already refunded; not charging")
-            reference = f"ch_{uuid.uuid4().hex[:16]}"
+            reference = f"{reference_prefix}_{uuid.uuid4().hex[:16]}"
             conn.execute(
                 payments.insert().values(
                     order_id=order_id,
@@ -47,6 +49,17 @@ class SqlLedger(Records, Ledger):
             )
             self._note(conn, order_id, "PAID", "payment")
             return PaymentReceipt(order_id=order_id, reference=reference, amount=amount)
+
+    def charge_references(self, order_id: str) -> list[str]:
+        """The references of the order's charges, oldest first."""
+        with self.engine.connect() as conn:
+            return list(
+                conn.scalars(
+                    select(payments.c.reference)
+                    .where(payments.c.order_id == order_id, payments.c.kind == CHARGE)
+                    .order_by(payments.c.id)
+                )
+            )
 
     def refund(self, order_id: str, idempotency_key: str) -> RefundReceipt:
         """Refund whatever the order's charges net to, once; marks the order refunded.

@@ -12,12 +12,13 @@ from orderflow.api.schemas import (
     OrderCancel,
     OrderCreate,
     OrderPublic,
+    OrderResolve,
     OrderReview,
     PricedOrderPublic,
 )
 from orderflow.app.orders import OrderSummary, new_order_id, order_id_for_key
 from orderflow.domain.status import OrderStatus
-from orderflow.workflows.messages import ReviewDecision
+from orderflow.workflows.messages import Resolution, ReviewDecision
 
 router = APIRouter(
     prefix="/orders",
@@ -122,3 +123,16 @@ async def review_order(
     """Approve (``approved: true``) or reject an order awaiting review; 409 otherwise."""
     decision = ReviewDecision(approved=review.approved, reviewer=review.reviewer, note=review.note)
     return OrderPublic.from_state(await bounded(service.review(order_id, decision), settings))
+
+
+@router.post("/{order_id}/resolve", responses=problems(404, 409))
+async def resolve_order(
+    order_id: str, resolution: OrderResolve, service: ServiceDep, settings: SettingsDep
+) -> OrderPublic:
+    """Settle an order that NEEDS_ATTENTION: ``retry`` its failed compensations, or record
+    one done by hand (``mark_refunded``, ``mark_released``, ``mark_cancelled``) with who
+    and why. 409 when the order does not wait for an operator or nothing of that is owed."""
+    decision = Resolution(
+        action=resolution.action, operator=resolution.operator, note=resolution.note
+    )
+    return OrderPublic.from_state(await bounded(service.resolve(order_id, decision), settings))
