@@ -12,7 +12,7 @@ export UV_PYTHON_DOWNLOADS := never
 # (each worker start, each CLI call) compiles every module it imports from source.
 export UV_COMPILE_BYTECODE := 1
 
-.PHONY: install demo test test-py313 lint fmt server stop clean
+.PHONY: install browser demo test test-py313 lint fmt server stop clean
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -30,7 +30,18 @@ demo: install  ## start the embedded Temporal server (left running for the Web U
 	$(VENV)/bin/orderflow server --detach
 	$(VENV)/bin/orderflow demo $(DEMO_ARGS)
 
-test: install  ## the whole test suite
+browser:  ## Debian's chromium for the console's browser tests (installed when missing, as root)
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Debian's chromium for the browser tests"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null 2>&1 || \
+	    { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; } || \
+	    echo "note: could not install chromium; the browser tests will be skipped"; \
+	  else \
+	    echo "note: no chromium (apt-get install chromium); the browser tests will be skipped"; \
+	  fi; }
+
+test: install browser  ## the whole test suite
 	$(VENV)/bin/pytest
 
 test-py313: $(UV)  ## unit and workflow tests on Python 3.13 (in .venv-py313)

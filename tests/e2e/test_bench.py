@@ -108,3 +108,26 @@ def test_bench_reports_every_figure_and_writes_the_plot(tmp_path: Path) -> None:
     assert json.loads((out_dir / "results.json").read_text())["orders"] == 8
     # Nothing left behind: the bench's servers and stores lived in a work directory.
     assert not list((tmp_path / "data").glob("bench-work-*"))
+
+
+def test_bench_scale_prints_each_console_page_at_each_store_size() -> None:
+    proc = subprocess.run(
+        [str(ORDERFLOW), "bench-scale", "--orders", "20,200", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={k: v for k, v in os.environ.items() if not k.startswith("ORDERFLOW_")},
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    lines = proc.stdout.strip().splitlines()
+    assert lines[0].split()[-2:] == ["20", "200"]
+    for page in ("orders, first page", "overview", "needs a human", "payments"):
+        assert any(line.startswith(page) for line in lines), page
+    figures = json.loads(lines[-1])
+    assert [f["orders"] for f in figures] == [20, 200]
+    for size in figures:
+        assert all(ms > 0 and math.isfinite(ms) for ms in size["pages_ms"].values())
+    bad = subprocess.run(
+        [str(ORDERFLOW), "bench-scale", "--orders", "many"], capture_output=True, text=True
+    )
+    assert bad.returncode == 2 and "--orders" in bad.stderr and "Traceback" not in bad.stderr

@@ -129,4 +129,7 @@ def create_app(
         allow_headers=["Authorization", "Content-Type", "X-Namespace"],
     )
     app.openapi = lambda: problem_openapi(app)  # type: ignore[method-assign]
+    from orderflow.console import install_console
+
+    install_console(app, context)
     return app

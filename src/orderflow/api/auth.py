@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import secrets
 
 from fastapi import HTTPException
 
@@ -65,9 +66,20 @@ class ApiKeys:
     def __init__(self, keys: list[str], *, enforced: bool = True) -> None:
         self._digests = [_digest(key) for key in keys]
         self.enforced = enforced
+        self._random: bytes | None = None
 
     def __len__(self) -> int:
         return len(self._digests)
+
+    def secret(self, purpose: str) -> bytes:
+        """A secret derived from all the keys (for signing console sessions): it changes,
+        and so ends every session, when the keys change. Random per process without keys."""
+        if not self._digests:
+            if self._random is None:
+                self._random = secrets.token_bytes(32)
+            return self._random
+        material = b"".join(sorted(self._digests))
+        return hmac.new(material, f"orderflow:{purpose}".encode(), hashlib.sha256).digest()
 
     def accepts(self, token: str) -> bool:
         """True if ``token`` is one of the keys; constant time over all of them."""

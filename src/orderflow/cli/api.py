@@ -75,6 +75,10 @@ def api(
     if problem:
         fail(f"refused: {problem} (give --port, or set ORDERFLOW_API_PORT)", Exit.REFUSED)
     setup_logging()  # after the checks: a refused start needs no logging set up
+    # The console's pages poll their live regions every few seconds: not worth a line each.
+    logging.getLogger("uvicorn.access").addFilter(
+        lambda record: "part=live" not in record.getMessage()
+    )
     if not is_loopback(settings.api_host):
         log.warning(
             "listening on %s: API keys travel in clear text unless TLS terminates in front",

@@ -9,7 +9,7 @@ import typer
 from orderflow.cli.api import api
 from orderflow.cli.audit import audit, reconcile
 from orderflow.cli.batch import demo, legacy
-from orderflow.cli.bench import bench
+from orderflow.cli.bench import bench, bench_scale
 from orderflow.cli.chaos import chaos
 from orderflow.cli.db import db_app
 from orderflow.cli.inventory import inventory_app
@@ -71,6 +71,7 @@ app.command()(legacy)
 app.command()(api)
 app.command()(chaos)
 app.command()(bench)
+app.command("bench-scale")(bench_scale)
 app.add_typer(inventory_app, name="inventory")
 app.add_typer(db_app, name="db")
 

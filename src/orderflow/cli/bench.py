@@ -10,7 +10,7 @@ import shutil
 import signal
 import uuid
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -203,3 +203,40 @@ def bench(
     except Exception as err:  # pragma: no cover - reported, then a clean exit status
         typer.echo(f"error: {type(err).__name__}: {err}", err=True)
         exit_now(1)
+
+
+def bench_scale(
+    orders: Annotated[
+        str,
+        typer.Option("--orders", help="Store sizes to measure at, comma-separated."),
+    ] = "1000,100000",
+    seed: Seed = None,
+    as_json: AsJson = False,
+) -> None:
+    """Time the console's pages (order list, overview, queue, payments) over a store of
+    1,000 and 100,000 orders (SQLite in a temporary directory; rows, not workflows)."""
+    import tempfile
+
+    from orderflow.bootstrap import build_store
+    from orderflow.lab.bench.scale import run_scale, table
+
+    try:
+        sizes = [int(size.replace("_", "")) for size in parse_list(orders, "--orders")]
+    except ValueError as err:
+        raise typer.BadParameter(
+            "give whole numbers, e.g. 1000,100000", param_hint="--orders"
+        ) from err
+    if any(not 1 <= size <= 5_000_000 for size in sizes):
+        raise typer.BadParameter("sizes go from 1 to 5,000,000", param_hint="--orders")
+    setup_logging(verbose=False)
+    logging.getLogger("orderflow").setLevel(logging.ERROR)
+    settings = settings_with()
+    with tempfile.TemporaryDirectory(prefix="orderflow-scale-") as work:
+
+        def make_store(size: int) -> Any:
+            return build_store(settings.model_copy(update={"data_dir": Path(work) / str(size)}))
+
+        results = run_scale(sizes, make_store, settings, seed if seed is not None else 7)
+    typer.echo(table(results))
+    if as_json:
+        typer.echo(json.dumps([r.__dict__ for r in results]))

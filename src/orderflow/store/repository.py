@@ -19,11 +19,12 @@ from orderflow.store.records import idempotency_key
 from orderflow.store.shipping import SqlShipmentBook
 from orderflow.store.stockroom import SqlStockroom
 from orderflow.store.tables import orders, store_meta
+from orderflow.store.views import ConsoleViews
 
 __all__ = ["Store", "idempotency_key"]
 
 
-class Store(SqlLedger, SqlStockroom, SqlShipmentBook, OrderProgress):
+class Store(SqlLedger, SqlStockroom, SqlShipmentBook, OrderProgress, ConsoleViews):
     """All reads and writes of orderflow's own state (the SQL implementation of the ports)."""
 
     def create_schema(self) -> None:
