@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+import secrets
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from enum import Enum
 from pathlib import Path
@@ -20,6 +21,36 @@ def default_data_dir() -> Path:
     current directory (``$XDG_DATA_HOME/orderflow``, by default ``~/.local/share/orderflow``)."""
     base = os.environ.get("XDG_DATA_HOME") or "~/.local/share"
     return Path(base).expanduser() / "orderflow"
+
+
+def owner_only_secret(path: Path, make: Callable[[], str]) -> str:
+    """The secret kept in ``path``, made with ``make`` (owner-only, 0600) if there is none.
+
+    Safe when processes start together: the file is created exclusively, and a process
+    that loses the race reads the winner's secret.
+    """
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    secret = make()
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(secret + "\n")
+    return secret
+
+
+#: The dev stack's own API key (``orderflow server``, when ORDERFLOW_API_KEYS is unset).
+API_KEY_FILE = "api.key"
+
+
+def local_api_key(data_dir: Path) -> str:
+    """The data directory's API key for the dev stack's console and API, made on first use."""
+    return owner_only_secret(data_dir / API_KEY_FILE, lambda: secrets.token_urlsafe(32))
 
 
 def _env_names(name: str, alias: object) -> list[str]:
@@ -210,6 +241,12 @@ class Settings(BaseSettings):
     def temporal_db(self) -> Path:
         """Where the embedded Temporal dev server persists its state."""
         return self.data_dir / "temporal.db"
+
+    @property
+    def console_url(self) -> str:
+        """The operator console, served by ``orderflow api`` (and by ``orderflow server``)."""
+        host = "127.0.0.1" if self.api_host in ("0.0.0.0", "::", "") else self.api_host
+        return f"http://{host}:{self.api_port}/console/"
 
     @property
     def ui_url(self) -> str:

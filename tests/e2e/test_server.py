@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import stat
 import subprocess
 import time
 from collections.abc import Iterator
@@ -22,7 +23,7 @@ from temporalio.api.common.v1 import Payloads
 
 from orderflow.config import Settings
 from orderflow.temporal.client import converter_for
-from tests.e2e.cli import ORDERFLOW, assert_clean_failure, free_port
+from tests.e2e.cli import ORDERFLOW, an_order, assert_clean_failure, free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -35,6 +36,7 @@ def stack_env(data_dir: Path) -> dict[str, str]:
         "TEMPORAL_ADDRESS": f"127.0.0.1:{free_port()}",
         "ORDERFLOW_UI_PORT": str(free_port()),
         "ORDERFLOW_UI_CODEC_PORT": str(free_port()),
+        "ORDERFLOW_API_PORT": str(free_port()),
         "ORDERFLOW_METRICS_PORT": "0",
     }
 
@@ -59,6 +61,22 @@ def temporal_processes(data_dir: Path) -> list[int]:
     return found
 
 
+def stack_children(data_dir: Path) -> list[int]:
+    """Pids of ``orderflow`` processes (the stack's worker and API) working in ``data_dir``."""
+    mark = f"ORDERFLOW_DATA_DIR={data_dir}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and int(entry.name) != os.getpid():
+            try:
+                environ = (entry / "environ").read_bytes()
+                cmdline = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if mark in environ.split(b"\0") and b"orderflow" in cmdline:
+                found.append(int(entry.name))
+    return found
+
+
 @pytest.fixture
 def detached(tmp_path: Path) -> Iterator[dict[str, str]]:
     """``orderflow server --detach`` in a data directory of its own; stopped at the end."""
@@ -71,6 +89,7 @@ def detached(tmp_path: Path) -> Iterator[dict[str, str]]:
         stopped = run(env, "server", "--stop", timeout=60)
         assert "stopped" in stopped.stdout
         assert temporal_processes(tmp_path / "data") == []
+        assert stack_children(tmp_path / "data") == []
 
 
 def test_the_web_ui_decodes_payloads_through_the_servers_codec_and_no_other_origin_may(
@@ -106,6 +125,35 @@ def test_the_web_ui_decodes_payloads_through_the_servers_codec_and_no_other_orig
     assert b"Ada Lovelace" in decoded.payloads[0].data
     assert "access-control-allow-origin" not in from_elsewhere.headers
     assert preflight.status_code == 200
+
+
+def test_the_stack_runs_a_worker_and_the_console_with_a_key_of_its_own_and_the_demo_links_it(
+    detached: dict[str, str], tmp_path: Path
+) -> None:
+    env = detached
+    key_file = Path(env["ORDERFLOW_DATA_DIR"]) / "api.key"
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    key = key_file.read_text().strip()
+    console = f"http://127.0.0.1:{env['ORDERFLOW_API_PORT']}"
+    with httpx.Client(base_url=console, timeout=10) as http:
+        home = http.get("/", follow_redirects=True)
+        assert home.status_code == 200 and "Sign in" in home.text
+        assert http.get("/orders").status_code == 401
+        assert http.get("/orders", headers={"Authorization": f"Bearer {key}"}).status_code == 200
+
+    # The stack's worker serves the default task queue: a plain submit completes.
+    for sku, units in (("TEE-BLACK-M", "2"), ("MUG-LOGO", "1")):
+        assert run(env, "inventory", "restock", sku, units).returncode == 0
+    order = tmp_path / "order.json"
+    order.write_text(json.dumps(an_order()))
+    submitted = run(env, "submit", str(order), "--json", timeout=120)
+    assert submitted.returncode == 0, submitted.stdout + submitted.stderr
+    assert json.loads(submitted.stdout)["status"] == "COMPLETED"
+
+    demo = run(env, "demo", "--orders", "6", "--seed", "2", timeout=120)
+    assert demo.returncode == 0, demo.stdout[-2000:] + demo.stderr[-2000:]
+    assert f"Console: {console}/console/ — sign in with the key in {key_file}" in demo.stdout
+    assert key not in demo.stdout + demo.stderr
 
 
 def test_a_second_server_says_one_already_answers_and_detach_returns(

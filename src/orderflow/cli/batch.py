@@ -68,6 +68,13 @@ def demo(
         typer.echo(report.table())
         typer.echo(f"store: {run.store_url}")
         typer.echo(f"Temporal Web UI: {settings.ui_url}")
+        from orderflow.cli.stack import sign_in_hint
+        from orderflow.temporal.devserver import is_listening
+
+        if is_listening(f"127.0.0.1:{settings.api_port}"):
+            typer.echo(f"Console: {settings.console_url} — {sign_in_hint(settings)}")
+        else:
+            typer.echo(f"(no console on port {settings.api_port}: `orderflow server` runs one)")
         if run.started_server:
             typer.echo("(the embedded server was stopped; `orderflow server` keeps it running)")
         if as_json:

@@ -24,6 +24,8 @@ from temporalio.api.common.v1 import Payload
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter, PayloadCodec
 
+from orderflow.config import owner_only_secret
+
 ENCODING = b"binary/encrypted"
 KEY_ID = "encryption-key-id"
 NONCE_BYTES = 12
@@ -65,19 +67,8 @@ def local_key(data_dir: Path) -> str:
     that loses the race reads the winner's key.
     """
     path = data_dir / KEY_FILE
-    try:
-        return _read_key(path)
-    except FileNotFoundError:
-        pass
-    data_dir.mkdir(parents=True, exist_ok=True)
-    entry = new_key_entry(f"local-{os.urandom(4).hex()}")
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return _read_key(path)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(entry + "\n")
-    return entry
+    owner_only_secret(path, lambda: new_key_entry(f"local-{os.urandom(4).hex()}"))
+    return _read_key(path)
 
 
 def _read_key(path: Path) -> str:
