@@ -11,6 +11,7 @@ runs them at the door too, before any workflow starts. Every refusal is an
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -35,14 +36,28 @@ class StrictModel(BaseModel):
     @field_validator("*", mode="after")
     @classmethod
     def _valid_unicode(cls, value: Any) -> Any:
-        # JSON may escape lone UTF-16 surrogates ("\ud800"); they cannot be encoded
-        # anywhere downstream, so refuse them here, naming the field.
         if isinstance(value, str):
-            try:
-                value.encode("utf-8")
-            except UnicodeEncodeError:
-                raise ValueError("must be valid Unicode text (no lone surrogates)") from None
+            problem = text_problem(value)
+            if problem:
+                raise ValueError(problem)
         return value
+
+
+#: C0 control characters (and DEL) but tab, line feed and carriage return.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def text_problem(value: str) -> str:
+    """Why ``value`` cannot be stored as text ("" when it can): JSON may escape lone UTF-16
+    surrogates ("\\ud800"), which nothing downstream can encode, and control characters
+    (NUL above all: PostgreSQL refuses it) have no place in an order."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return "must be valid Unicode text (no lone surrogates)"
+    if _CONTROL.search(value):
+        return "must not contain control characters"
+    return ""
 
 
 class LineItemCreate(StrictModel):

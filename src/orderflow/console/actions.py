@@ -18,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 
 from orderflow.api.deps import bounded
 from orderflow.app.errors import FieldError, OrderRejected
-from orderflow.app.intake import OrderCreate, rejection
+from orderflow.app.intake import OrderCreate, rejection, text_problem
 from orderflow.app.orders import order_id_for_key
 from orderflow.app.reconciliation import reconcile_now
 from orderflow.console.pages import FORM_LINES, ConsoleDep, order_form
@@ -50,7 +50,7 @@ WHOLE = re.compile(r"\s*[+-]?\d{1,9}\s*")
 def _safe_next(target: str) -> str:
     """Where to go after signing in: a console page of this site, nothing else."""
     parts = urlsplit(target)
-    if parts.scheme or parts.netloc or "\\" in target or target.startswith("//"):
+    if parts.scheme or parts.netloc or "\\" in target or target.startswith("//") or ".." in target:
         return f"{PREFIX}/"
     if parts.path != PREFIX and not parts.path.startswith(f"{PREFIX}/"):
         return f"{PREFIX}/"
@@ -149,6 +149,9 @@ def _text(form: dict[str, str], name: str) -> str:
     value = form.get(name, "").strip()
     if len(value) > MAX_TEXT:
         raise OrderRejected.one(name, f"must be at most {MAX_TEXT} characters", "InvalidRequest")
+    problem = text_problem(value)
+    if problem:
+        raise OrderRejected.one(name, problem, "InvalidRequest")
     return value
 
 
