@@ -8,6 +8,7 @@ it); without a session that answers 401, and the script reloads into the login p
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -34,6 +35,8 @@ router = APIRouter()
 
 #: How many line rows the new-order form has.
 FORM_LINES = 5
+#: How long an order's page waits for a worker to answer its state.
+QUERY_WAIT_S = 3.0
 
 
 def console_of(request: Request) -> Console:
@@ -121,11 +124,18 @@ async def order(request: Request, order_id: str, console: ConsoleDep, part: Part
     state: OrderState | None
     note = ""
     try:
-        state = await bounded(console.service.status(order_id), settings)
+        # A running order's state is a query a worker answers: do not hang the page on it.
+        state = await asyncio.wait_for(console.service.status(order_id), QUERY_WAIT_S)
         if state.note:
             note = state.note
     except NoWorker as err:
         state, note = None, str(err)
+    except asyncio.TimeoutError:
+        state = None
+        note = (
+            f"no worker answered for this order within {QUERY_WAIT_S:g} s (is one running on "
+            f"task queue {console.service.task_queue!r}?): shown as the database last saw it"
+        )
     ledger = await run_in_threadpool(lambda: console.views.ledger(order_id=order_id))
     row = await run_in_threadpool(console.service.store.order_row, order_id)
     resolutions = []
@@ -144,6 +154,7 @@ async def order(request: Request, order_id: str, console: ConsoleDep, part: Part
         note=note,
         moments=told.moments,
         ledger=ledger,
+        row=row,
         due_at=row.due_at if row is not None else None,
         customer=(row.customer_id if row is not None else "") or "",
         resolutions=resolutions,
