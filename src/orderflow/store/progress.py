@@ -79,10 +79,12 @@ class OrderProgress(Records):
         with self._tx() as conn:
             self._note(conn, order_id, "SHIPPING_QUOTED", f"shipping_quote:{warehouse}")
 
-    def note_needs_attention(self, order_id: str, action: str) -> None:
-        """A compensation gave up: the order will wait for an operator."""
+    def note_needs_attention(self, order_id: str, action: str, error: str = "") -> None:
+        """A compensation gave up (``error``: its last failure): the order will wait for an
+        operator."""
         with self._tx() as conn:
-            self._note(conn, order_id, "NEEDS_ATTENTION", action)
+            reason = f"{action} gave up: {error}" if error else f"{action} gave up"
+            self._note(conn, order_id, "NEEDS_ATTENTION", action, reason=reason[:500])
 
     def record_reconcile(self, orders_checked: int, drift: list[str], repaired: list[str]) -> None:
         """Keep a reconciliation pass: the console shows the last one and its drift."""

@@ -62,12 +62,12 @@ def _attempt_label() -> str:
 
 
 def _call(
-    order_id: str, what: str, call: Callable[[], R], gave_up: Callable[[], None] | None = None
+    order_id: str, what: str, call: Callable[[], R], gave_up: Callable[[str], None] | None = None
 ) -> R:
     """Run a service call; translate its errors for Temporal and log what users watch for.
 
-    ``gave_up`` runs when the last attempt fails too (a compensation: the order will wait
-    for an operator).
+    ``gave_up`` runs with the error when the last attempt fails too (a compensation: the
+    order will wait for an operator).
     """
     info = activity.info()
     try:
@@ -77,7 +77,7 @@ def _call(
         exhausted = bool(limit) and info.attempt >= limit
         then = "retries exhausted" if exhausted else "Temporal will retry"
         if exhausted and gave_up is not None:
-            gave_up()
+            gave_up(str(err))
         log.warning(
             "order %s: %s failed: %s (%s); %s",
             order_id,
@@ -299,9 +299,10 @@ class OrderActivities:
             self._parks(req.order_id, "cancel_shipment"),
         )
 
-    def _parks(self, order_id: str, action: str) -> Callable[[], None]:
-        """What a compensation that gave up leaves in the read model: NEEDS_ATTENTION."""
-        return lambda: self.store.note_needs_attention(order_id, action)
+    def _parks(self, order_id: str, action: str) -> Callable[[str], None]:
+        """What a compensation that gave up leaves in the read model: NEEDS_ATTENTION, and
+        why."""
+        return lambda error: self.store.note_needs_attention(order_id, action, error)
 
     def all(self) -> list[Callable[..., object]]:
         """Every activity, for worker registration."""
