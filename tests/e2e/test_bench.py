@@ -131,3 +131,29 @@ def test_bench_scale_prints_each_console_page_at_each_store_size() -> None:
         [str(ORDERFLOW), "bench-scale", "--orders", "many"], capture_output=True, text=True
     )
     assert bad.returncode == 2 and "--orders" in bad.stderr and "Traceback" not in bad.stderr
+
+
+@pytest.mark.e2e
+def test_bench_without_out_dir_writes_into_the_data_dir_never_the_repository(
+    tmp_path: Path,
+) -> None:
+    repo_docs = Path(__file__).resolve().parents[2] / "docs" / "bench"
+    before = (
+        {p.name: p.stat().st_mtime_ns for p in repo_docs.glob("*")} if repo_docs.exists() else {}
+    )
+    env = {**os.environ, "ORDERFLOW_DATA_DIR": str(tmp_path / "data")}
+    proc = subprocess.run(
+        [*bench_command(), "--orders", "2", "--variants", "floor", "--max-seconds", "30"],
+        env=env,
+        cwd=Path(__file__).resolve().parents[2],  # from the repository's root, as a user would
+        capture_output=True,
+        text=True,
+        timeout=150,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert (tmp_path / "data" / "bench" / "results.json").exists()
+    after = (
+        {p.name: p.stat().st_mtime_ns for p in repo_docs.glob("*")} if repo_docs.exists() else {}
+    )
+    assert after == before

@@ -24,6 +24,7 @@ from orderflow.workflows.messages import (
     OrderResult,
     OrderState,
     PricedOrder,
+    Resolution,
     ReviewDecision,
 )
 
@@ -137,6 +138,12 @@ class FakeService:
         await self._enter("review")
         if self.status_of.get(order_id) is not OrderStatus.AWAITING_REVIEW:
             raise ConflictError(f"order {order_id} is VALIDATED, not awaiting review")
+        return await self.status(order_id)
+
+    async def resolve(self, order_id: str, resolution: Resolution) -> OrderState:
+        await self._enter("resolve")
+        if self.status_of.get(order_id) is not OrderStatus.NEEDS_ATTENTION:
+            raise ConflictError(f"order {order_id} is not waiting for an operator")
         return await self.status(order_id)
 
     async def list_orders(
