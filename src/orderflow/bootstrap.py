@@ -111,6 +111,7 @@ def order_options(settings: Settings) -> OrderOptions:
         activity_mode=settings.activity_mode,
         status_search_attribute=settings.status_search_attribute,
         status_updates=settings.status_updates,
+        authorization_ttl_s=settings.authorization_ttl_s,
     )
 
 
@@ -126,6 +127,7 @@ def build_service(
         settings.task_queue,
         options or order_options(settings),
         stall_after_s=settings.stall_after_s,
+        return_window_s=settings.return_window_s,
     )
 
 

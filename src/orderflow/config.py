@@ -117,6 +117,11 @@ class Settings(BaseSettings):
     #: Orders whose total exceeds this wait for review (unset: no review).
     review_threshold: Decimal | None = None
     review_timeout_s: float = Field(default=24 * 3600, gt=0)
+    #: How long the card's hold lasts (a gateway's usual 7 days); an order still waiting
+    #: when a seventh of it is left re-authorizes on a durable timer.
+    authorization_ttl_s: float = Field(default=7 * 24 * 3600, ge=60)
+    #: How long a customer return waits for its items before it expires (30 days).
+    return_window_s: float = Field(default=30 * 24 * 3600, gt=0)
 
     #: REST API keys, comma-separated (ORDERFLOW_API_KEYS), each at least 16 characters;
     #: clients send ``Authorization: Bearer <key>``. A secret: never printed or logged.

@@ -27,6 +27,7 @@ from orderflow.temporal.client import ensure_search_attributes
 from orderflow.temporal.codec import key_ids
 from orderflow.temporal.sandbox import workflow_runner
 from orderflow.workflows.activities import OrderActivities
+from orderflow.workflows.aftersale import AfterSaleWorkflow
 from orderflow.workflows.observability import ORDER_STATUS
 from orderflow.workflows.order import OrderWorkflow
 from orderflow.workflows.reconcile import ReconcileWorkflow
@@ -68,7 +69,7 @@ async def running_worker(
         worker = Worker(
             client,
             task_queue=settings.task_queue,
-            workflows=[OrderWorkflow, ReconcileWorkflow],
+            workflows=[OrderWorkflow, ReconcileWorkflow, AfterSaleWorkflow],
             activities=activities.all(),
             activity_executor=executor,
             max_concurrent_activities=threads,

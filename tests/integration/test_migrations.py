@@ -123,7 +123,7 @@ def test_upgrade_creates_every_table_and_records_the_head_revision(engine: Engin
 
     revision = schema.upgrade(engine)
 
-    assert revision == schema.head_revision() == "0004"
+    assert revision == schema.head_revision() == "0005"
     assert schema.current_revision(engine) == revision
     assert tables(engine) == OUR_TABLES | {"alembic_version"}
 
@@ -345,9 +345,9 @@ def test_cli_db_upgrade_and_current_on_postgresql_mask_the_password(
     assert upgraded.exit_code == 0, upgraded.output
     assert again.exit_code == 0, again.output
     assert after.exit_code == 0, after.output
-    assert "at revision 0004 (head)" in upgraded.output
+    assert "at revision 0005 (head)" in upgraded.output
     assert again.output == upgraded.output
-    assert "at revision 0004 (head)" in after.output
+    assert "at revision 0005 (head)" in after.output
     for result in (before, upgraded, again, after):
         assert "s3cr3t" not in result.output
         assert "postgresql+psycopg://postgres:***@127.0.0.1:5432/test" in result.output
@@ -367,7 +367,7 @@ def test_cli_db_upgrade_on_the_default_sqlite_file(
     assert upgraded.exit_code == 0, upgraded.output
     assert current.exit_code == 0, current.output
     db_file = (tmp_path / "data" / "orderflow.db").resolve()
-    assert f"sqlite:///{db_file}: at revision 0004 (head)" in upgraded.output
+    assert f"sqlite:///{db_file}: at revision 0005 (head)" in upgraded.output
     assert db_file.exists()
 
 

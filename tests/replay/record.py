@@ -21,17 +21,19 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from orderflow.adapters.faults import Fault, ScriptedFaults
-from orderflow.app.orders import start_order, workflow_id
+from orderflow.app.aftersale import ReceiveCreate, RefundCreate, ReturnCreate
+from orderflow.app.orders import OrderService, start_order, workflow_id
 from orderflow.app.watch import result_of
 from orderflow.domain.catalog import CATALOG
 from orderflow.domain.models import LineItem
 from orderflow.domain.pricing import order_digest
 from orderflow.store import Store, make_engine
 from orderflow.temporal.devserver import search_attribute_args, temporal_binary
-from orderflow.workflows.messages import CancelRequest, OrderInput, PricedRequest
+from orderflow.workflows.aftersale import after_sale_workflow_id
+from orderflow.workflows.messages import CancelRequest, OrderInput, PricedRequest, ReviewDecision
 from orderflow.workflows.order import OrderWorkflow
 from tests.workflow.conftest import FAST, make_activities, worker_for
-from tests.workflow.helpers import an_order
+from tests.workflow.helpers import an_order, ledger
 
 HERE = Path(__file__).parent / "histories"
 
@@ -111,6 +113,46 @@ async def record(tag: str, mode: str | None = None) -> None:
             history = await handle.fetch_history()
         (HERE / f"{prefix}_{name}.json").write_text(history.to_json())
         print(f"recorded {prefix}_{name}.json")
+    # A risky order whose card hold nears its (short) expiry while it waits for review:
+    # the keeper re-authorizes on its durable timer, then the order is approved.
+    for product in CATALOG:
+        store.restock(product.sku, 5)
+    order = an_order("replay-reauthorized")
+    queue = f"replay-{uuid.uuid4().hex[:8]}"
+    these = options.model_copy(
+        update={"review_threshold": Decimal("1"), "authorization_ttl_s": 1.4}
+    )
+    async with worker_for(env.client, queue, make_activities(store)):
+        handle = await start_order(env.client, order, queue, these)
+        while [k for k, _ in ledger(store, order.order_id)].count("authorize") < 2:
+            await handle.query(OrderWorkflow.status)  # a round trip between two looks
+        await handle.execute_update(OrderWorkflow.review, ReviewDecision(approved=True))
+        await result_of(handle)
+        history = await handle.fetch_history()
+    (HERE / f"{prefix}_reauthorized_in_review.json").write_text(history.to_json())
+    print(f"recorded {prefix}_reauthorized_in_review.json")
+    # After delivery: a refund by line, and a return whose items arrive.
+    orders = OrderService(env.client, store, queue, these)
+    async with worker_for(env.client, queue, make_activities(store)):
+        done = an_order("replay-delivered")
+        await result_of(await start_order(env.client, done, queue, options))
+        refund, _ = await orders.refund(
+            done.order_id,
+            RefundCreate(reason="chipped", lines=[{"sku": "MUG-LOGO", "quantity": 1}]),
+        )
+        await orders.after_sales.wait(refund)
+        opened, _ = await orders.open_return(
+            done.order_id,
+            ReturnCreate(reason="too small", lines=[{"sku": "TEE-BLACK-M", "quantity": 1}]),
+        )
+        await orders.receive_return(opened.return_id, ReceiveCreate(operator="sam"))
+        for name, sale in (("refund_by_line", refund), ("return_received", opened)):
+            handle = env.client.get_workflow_handle(
+                after_sale_workflow_id(sale.kind, sale.return_id)
+            )
+            history = await handle.fetch_history()
+            (HERE / f"{prefix}_{name}.json").write_text(history.to_json())
+            print(f"recorded {prefix}_{name}.json")
     await env.shutdown()
 
 

@@ -16,10 +16,13 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 from temporalio.workflow import NondeterminismError
 
 from orderflow.temporal.sandbox import workflow_runner
+from orderflow.workflows.aftersale import AfterSaleWorkflow
 from orderflow.workflows.messages import LOCAL_STEPS
 from orderflow.workflows.order import OrderWorkflow
 
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
+#: The order workflow's histories (the others: refunds and returns after delivery).
+ORDER_HISTORIES = [p for p in HISTORIES if "refund_by" not in p.stem and "return_" not in p.stem]
 
 
 def activity_types(path: Path, *, local: bool | None = None) -> list[str]:
@@ -48,7 +51,9 @@ def test_there_are_histories_to_replay() -> None:
 async def test_history_replays_without_nondeterminism(path: Path, runner: WorkflowRunner) -> None:
     history = WorkflowHistory.from_json(path.stem, path.read_text())
     replayer = Replayer(
-        workflows=[OrderWorkflow], data_converter=pydantic_data_converter, workflow_runner=runner
+        workflows=[OrderWorkflow, AfterSaleWorkflow],
+        data_converter=pydantic_data_converter,
+        workflow_runner=runner,
     )
     # Raises NondeterminismError if a change to the workflow broke in-flight orders.
     await replayer.replay_workflow(history)
@@ -61,7 +66,9 @@ async def test_without_the_patch_guard_old_orders_would_break_on_deploy(
     path = next(p for p in HISTORIES if p.stem == "v1_completed_with_retries")
     history = WorkflowHistory.from_json(path.stem, path.read_text())
     monkeypatch.setattr(workflow, "patched", lambda _id: True)
-    replayer = Replayer(workflows=[OrderWorkflow], data_converter=pydantic_data_converter)
+    replayer = Replayer(
+        workflows=[OrderWorkflow, AfterSaleWorkflow], data_converter=pydantic_data_converter
+    )
 
     with pytest.raises(NondeterminismError):
         await replayer.replay_workflow(history)
@@ -70,7 +77,7 @@ async def test_without_the_patch_guard_old_orders_would_break_on_deploy(
 def test_histories_from_before_and_after_the_outcome_patch_are_both_kept() -> None:
     assert {p.stem.split("_", 1)[0] for p in HISTORIES} >= {"v1", "v2", "v3"}
     # v1 orders never ran the outcome activity; every later order did.
-    for path in HISTORIES:
+    for path in ORDER_HISTORIES:
         ran = "record_outcome" in activity_types(path)
         assert ran == (not path.stem.startswith("v1_")), path.stem
 
@@ -91,7 +98,9 @@ async def test_an_order_replays_only_in_the_activity_mode_it_started_with(
     path = next(p for p in HISTORIES if p.stem == "v3_mixed_completed_with_retries")
     history = WorkflowHistory.from_json(path.stem, path.read_text())
     monkeypatch.setitem(LOCAL_STEPS, "mixed", frozenset())  # as if "mixed" meant "regular"
-    replayer = Replayer(workflows=[OrderWorkflow], data_converter=pydantic_data_converter)
+    replayer = Replayer(
+        workflows=[OrderWorkflow, AfterSaleWorkflow], data_converter=pydantic_data_converter
+    )
 
     with pytest.raises(NondeterminismError):
         await replayer.replay_workflow(history)
@@ -110,7 +119,9 @@ async def test_an_order_replays_only_with_the_status_updates_it_started_with() -
     inp["options"]["status_updates"] = "resting"
     payload["data"] = base64.b64encode(json.dumps(inp).encode()).decode()
     history = WorkflowHistory.from_json(path.stem, json.dumps(raw))
-    replayer = Replayer(workflows=[OrderWorkflow], data_converter=pydantic_data_converter)
+    replayer = Replayer(
+        workflows=[OrderWorkflow, AfterSaleWorkflow], data_converter=pydantic_data_converter
+    )
 
     with pytest.raises(NondeterminismError):
         await replayer.replay_workflow(history)
@@ -135,6 +146,23 @@ def closing_event(path: Path) -> EventType.ValueType:
     return history.events[-1].event_type
 
 
+def test_v6_orders_hold_cards_capture_per_parcel_and_void_what_does_not_ship() -> None:
+    """Orders of v6 authorize and capture (or void); v5 and older charge and refund."""
+    kinds = {p.stem: activity_types(p) for p in ORDER_HISTORIES}
+    for stem, types in kinds.items():
+        new = stem.startswith("v6_")
+        assert ("authorize_payment" in types) == (new and "invalid" not in stem), stem
+        if not new and "invalid" not in stem and "in_review" not in stem:
+            assert "process_payment" in types, stem
+    assert "capture_payment" in kinds["v6_split_across_warehouses"]
+    assert kinds["v6_split_across_warehouses"].count("capture_payment") == 2
+    assert "release_payment" in kinds["v6_out_of_stock"]
+    assert kinds["v6_reauthorized_in_review"].count("authorize_payment") == 2
+    after = {p.stem: activity_types(p) for p in HISTORIES if p not in ORDER_HISTORIES}
+    assert after["v6_refund_by_line"] == ["refund_after_sale"]
+    assert after["v6_return_received"] == ["restock_return", "refund_after_sale"]
+
+
 def test_failed_and_cancelled_orders_of_v5_end_as_failed_workflows() -> None:
     mine = {p.stem: p for p in HISTORIES if p.stem.startswith("v5_")}
     assert {"v5_completed_with_retries", "v5_invalid", "v5_cancelled_in_review"} <= set(mine)
@@ -147,7 +175,7 @@ def test_failed_and_cancelled_orders_of_v5_end_as_failed_workflows() -> None:
     for stem in ("v5_completed_with_retries", "v5_submitted", "v5_split_across_warehouses"):
         assert closing_event(mine[stem]) == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED
     for path in HISTORIES:  # older failed orders completed: they replay as they ran
-        if not path.stem.startswith("v5_"):
+        if path.stem.split("_", 1)[0] in ("v1", "v2", "v3", "v4"):
             assert closing_event(path) == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED
 
 
@@ -173,7 +201,9 @@ async def test_without_the_fail_visibly_guard_v4_failed_orders_would_break(
     history = WorkflowHistory.from_json(path.stem, path.read_text())
     real = workflow.patched
     monkeypatch.setattr(workflow, "patched", lambda id: True if id == "fail-visibly" else real(id))
-    replayer = Replayer(workflows=[OrderWorkflow], data_converter=pydantic_data_converter)
+    replayer = Replayer(
+        workflows=[OrderWorkflow, AfterSaleWorkflow], data_converter=pydantic_data_converter
+    )
 
     with pytest.raises(NondeterminismError):
         await replayer.replay_workflow(history)

@@ -12,12 +12,20 @@ import httpx
 from fastapi import FastAPI
 
 from orderflow.api import create_app
-from orderflow.app.errors import ConflictError, OrderNotFound, OrderRejected
+from orderflow.app.aftersale import ReceiveCreate, RefundCreate, ReturnCreate
+from orderflow.app.errors import AfterSaleNotFound, ConflictError, OrderNotFound, OrderRejected
 from orderflow.app.inventory import StockLevel
 from orderflow.app.orders import OrderSummary, Submission
 from orderflow.config import Settings
 from orderflow.domain.catalog import WAREHOUSES
-from orderflow.domain.models import Order, OrderTotal, PricedLine
+from orderflow.domain.models import (
+    AfterSale,
+    AfterSaleKind,
+    AfterSaleStatus,
+    Order,
+    OrderTotal,
+    PricedLine,
+)
 from orderflow.domain.status import OrderStatus
 from orderflow.workflows.messages import (
     CompensationRecord,
@@ -68,6 +76,7 @@ class FakeService:
         self.hang: set[str] = set()  # method names that never answer
         self.stock = {(w, "TEE-BLACK-M"): 10 for w in WAREHOUSES}
         self.restocked: set[str] = set()
+        self.sales: dict[str, AfterSale] = {}
 
     async def _enter(self, method: str) -> None:
         self.calls.append(method)
@@ -155,6 +164,54 @@ class FakeService:
             for oid, s in self.status_of.items()
             if status is None or s is status
         ][:limit]
+
+    async def refund(self, order_id: str, ask: RefundCreate) -> tuple[AfterSale, bool]:
+        await self._enter("refund")
+        return self._after_sale(order_id, AfterSaleKind.REFUND, ask.refund_id, ask.amount)
+
+    async def open_return(self, order_id: str, ask: ReturnCreate) -> tuple[AfterSale, bool]:
+        await self._enter("open_return")
+        return self._after_sale(order_id, AfterSaleKind.RETURN, ask.return_id, None)
+
+    def _after_sale(
+        self, order_id: str, kind: AfterSaleKind, given: str | None, amount: Decimal | None
+    ) -> tuple[AfterSale, bool]:
+        if order_id not in self.orders:
+            raise OrderNotFound(order_id)
+        if self.status_of[order_id] is not OrderStatus.COMPLETED:
+            raise ConflictError(f"order {order_id} is not COMPLETED")
+        if amount is not None and amount > TOTAL.total:
+            raise OrderRejected.one("amount", f"must be at most {TOTAL.total}")
+        return_id = given or f"r-{len(self.sales)}"
+        if return_id in self.sales:
+            return self.sales[return_id], False
+        sale = AfterSale(
+            return_id=return_id,
+            order_id=order_id,
+            kind=kind,
+            status=AfterSaleStatus.REQUESTED,
+            amount=amount or TOTAL.total,
+        )
+        self.sales[return_id] = sale
+        return sale, True
+
+    async def receive_return(self, return_id: str, ask: ReceiveCreate) -> AfterSale:
+        await self._enter("receive_return")
+        sale = self.after_sale(return_id)
+        if sale.kind is not AfterSaleKind.RETURN or sale.status is not AfterSaleStatus.REQUESTED:
+            raise ConflictError(f"return {return_id} awaits no items")
+        self.sales[return_id] = sale.model_copy(update={"status": AfterSaleStatus.REFUNDED})
+        return self.sales[return_id]
+
+    async def wait_after_sale(self, sale: AfterSale) -> AfterSale:
+        await self._enter("wait_after_sale")
+        return self.sales[sale.return_id]
+
+    def after_sale(self, return_id: str) -> AfterSale:
+        self.calls.append("after_sale")
+        if return_id not in self.sales:
+            raise AfterSaleNotFound(return_id)
+        return self.sales[return_id]
 
     def inventory(self) -> list[StockLevel]:
         self.calls.append("inventory")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any
 
@@ -19,6 +20,7 @@ from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
+from orderflow.adapters.faults import Fault, ScriptedFaults
 from orderflow.app.orders import start_order, workflow_id
 from orderflow.app.watch import result_of
 from orderflow.domain.catalog import CATALOG, WAREHOUSES
@@ -61,9 +63,8 @@ def blocking_quote(started: asyncio.Event) -> object:
 
 
 def assert_nothing_kept(store: Store, order_id: str) -> None:
-    charged = sum((a for k, a in ledger(store, order_id) if k == "charge"), Decimal(0))
-    refunded = sum((a for k, a in ledger(store, order_id) if k == "refund"), Decimal(0))
-    assert charged == refunded
+    money = store.money_of(order_id)
+    assert money.kept == 0 and money.open_holds(datetime.now(timezone.utc)) == 0
     assert units_held(store, order_id) == 0
     assert shipment_status(store, order_id) != "booked"
 
@@ -91,8 +92,10 @@ async def test_cancel_before_shipment_runs_exactly_the_compensations_owed(
 
     assert result.status is OrderStatus.CANCELLED
     assert result.reason == "customer changed their mind"
-    assert [c.action for c in result.compensations] == ["release_inventory", "refund_payment"]
+    assert [c.action for c in result.compensations] == ["release_inventory", "release_payment"]
     assert all(c.ok and c.undid_something for c in result.compensations)
+    # Cancelled before anything shipped: the hold was voided, the card never charged.
+    assert [kind for kind, _ in ledger(store, order_id)] == ["authorize", "void"]
     assert final == result
     assert store.available()["TEE-BLACK-M"] == STOCK
     assert_nothing_kept(store, order_id)
@@ -171,7 +174,7 @@ async def test_cancel_after_completion_is_refused_and_changes_nothing(
             await handle.execute_update(OrderWorkflow.cancel, CancelRequest())
 
     assert shipment_status(store, order_id) == "booked"
-    assert [kind for kind, _ in ledger(store, order_id)] == ["charge"]
+    assert [kind for kind, _ in ledger(store, order_id)] == ["authorize", "capture"]
 
 
 async def test_update_with_start_answers_with_the_priced_order_while_processing_continues(
@@ -224,7 +227,7 @@ async def test_update_with_start_rejects_an_invalid_order_naming_the_field(
     assert ledger(store, order_id) == []
 
 
-async def test_a_risky_order_waits_for_approval_before_anything_is_charged(
+async def test_a_risky_order_waits_for_approval_on_a_hold_before_anything_is_charged(
     temporal_env: WorkflowEnvironment, task_queue: str, order_prefix: str, store: Store
 ) -> None:
     order_id = f"{order_prefix}1"
@@ -232,7 +235,10 @@ async def test_a_risky_order_waits_for_approval_before_anything_is_charged(
         handle = await start_order(temporal_env.client, an_order(order_id), task_queue, RISKY)
         priced = await handle.execute_update(OrderWorkflow.priced)
         state = await handle.query(OrderWorkflow.status)
-        assert ledger(store, order_id) == []  # nothing charged while waiting
+        while state.authorization is None:  # the hold comes right after pricing
+            state = await handle.query(OrderWorkflow.status)
+        # A hold on the card while it waits; no money has moved.
+        assert ledger(store, order_id) == [("authorize", priced.total.total)]
         await handle.execute_update(
             OrderWorkflow.review, ReviewDecision(approved=True, reviewer="sam")
         )
@@ -241,7 +247,7 @@ async def test_a_risky_order_waits_for_approval_before_anything_is_charged(
     assert priced.needs_review
     assert state.status is OrderStatus.AWAITING_REVIEW
     assert result.status is OrderStatus.COMPLETED
-    assert [kind for kind, _ in ledger(store, order_id)] == ["charge"]
+    assert [kind for kind, _ in ledger(store, order_id)] == ["authorize", "capture"]
 
 
 async def test_a_rejected_risky_order_is_cancelled_without_a_charge(
@@ -258,8 +264,10 @@ async def test_a_rejected_risky_order_is_cancelled_without_a_charge(
 
     assert result.status is OrderStatus.CANCELLED
     assert result.reason == "rejected in review by sam: fraud"
-    assert result.compensations == []
-    assert ledger(store, order_id) == []
+    assert [(c.action, c.detail) for c in result.compensations] == [
+        ("release_payment", f"voided the hold of {result.total.total}")  # type: ignore[union-attr]
+    ]
+    assert [kind for kind, _ in ledger(store, order_id)] == ["authorize", "void"]
 
 
 async def test_orders_split_across_warehouses_ship_as_one_parcel_each(
@@ -284,6 +292,14 @@ async def test_orders_split_across_warehouses_ship_as_one_parcel_each(
     assert [line.sku for line in by_warehouse[WEST].lines] == ["CAP-NAVY"]
     assert all(s.status == "booked" and s.tracking_number for s in result.shipments)
     assert len(set(result.tracking_numbers)) == 2
+    # Each parcel captured its share when it shipped; together exactly the total.
+    assert result.total is not None
+    rows = ledger(store, order_id)
+    assert [kind for kind, _ in rows] == ["authorize", "capture", "capture"]
+    assert sum(amount for kind, amount in rows if kind == "capture") == result.total.total
+    assert sorted(s.captured or 0 for s in result.shipments) == sorted(
+        amount for kind, amount in rows if kind == "capture"
+    )
 
 
 async def test_a_failed_branch_compensates_exactly_what_the_other_branch_did(
@@ -318,9 +334,99 @@ async def test_a_failed_branch_compensates_exactly_what_the_other_branch_did(
     assert [(c.action, c.undid_something) for c in result.compensations] == [
         ("cancel_shipment", True),
         ("release_inventory", True),
-        ("refund_payment", True),
+        ("release_payment", True),
     ]
     assert store.availability() == before  # released exactly once, in both warehouses
+    # EAST shipped and captured its share before WEST failed: exactly that is refunded,
+    # the rest of the hold voided.
+    assert result.total is not None
+    east = by_warehouse[EAST].captured
+    assert east is not None and 0 < east < result.total.total
+    assert ledger(store, order_id) == [
+        ("authorize", result.total.total),
+        ("capture", east),
+        ("void", result.total.total - east),
+        ("refund", east),
+    ]
+    assert result.compensations[-1].detail == (
+        f"refunded {east} captured, voided the hold of {result.total.total - east}"
+    )
+    assert_nothing_kept(store, order_id)
+
+
+async def test_lost_responses_on_the_void_and_the_refund_release_each_exactly_once(
+    temporal_env: WorkflowEnvironment, task_queue: str, order_prefix: str, store: Store
+) -> None:
+    order_id = f"{order_prefix}1"
+    store.restock("CAP-NAVY", 5, WEST)
+    store.reserve("someone-else", [_line("CAP-NAVY", STOCK)], EAST)
+    items = [LineItem(sku="TEE-BLACK-M", quantity=2), LineItem(sku="CAP-NAVY", quantity=5)]
+    # Gateway calls: authorize, capture (EAST), then the release: the void's answer is
+    # lost (it was done), the void again, the refund's answer lost (it was done), the
+    # void and the refund once more. Each must have happened exactly once.
+    acts = make_activities(
+        store, payment=ScriptedFaults([None, None, Fault.LOST_RESPONSE, None, Fault.LOST_RESPONSE])
+    )
+
+    @activity.defn(name="schedule_shipment")
+    def book_or_fail(req: ShipmentRequest) -> ShipmentReceipt:
+        if req.quote.warehouse == WEST:
+            raise ApplicationError("carrier refuses", type="CarrierRefused", non_retryable=True)
+        return acts.schedule_shipment(req)
+
+    async with worker_for(temporal_env.client, task_queue, acts, replace=[book_or_fail]):
+        handle = await start_order(
+            temporal_env.client, an_order(order_id, items=items), task_queue, FAST
+        )
+        result = await result_of(handle)
+
+    assert result.status is OrderStatus.FAILED and result.total is not None
+    release = result.compensations[-1]
+    assert release.action == "release_payment" and release.ok and release.attempts == 3
+    east = {s.warehouse: s for s in result.shipments}[EAST].captured
+    assert east is not None
+    assert ledger(store, order_id) == [
+        ("authorize", result.total.total),
+        ("capture", east),
+        ("void", result.total.total - east),
+        ("refund", east),
+    ]
+    assert_nothing_kept(store, order_id)
+
+
+async def test_a_cancel_after_one_parcel_captured_refunds_that_capture_and_voids_the_rest(
+    temporal_env: WorkflowEnvironment, task_queue: str, order_prefix: str, store: Store
+) -> None:
+    order_id = f"{order_prefix}1"
+    store.restock("CAP-NAVY", 5, WEST)
+    store.reserve("someone-else", [_line("CAP-NAVY", STOCK)], EAST)
+    items = [LineItem(sku="TEE-BLACK-M", quantity=2), LineItem(sku="CAP-NAVY", quantity=5)]
+    acts = make_activities(store)
+    east_captured = asyncio.Event()
+
+    @activity.defn(name="schedule_shipment")
+    async def west_books_slowly(req: ShipmentRequest) -> ShipmentReceipt:
+        if req.quote.warehouse == WEST:
+            await east_captured.wait()
+            await asyncio.Event().wait()  # the carrier never answers: cancelled below
+        return await asyncio.to_thread(acts.schedule_shipment, req)
+
+    async with worker_for(temporal_env.client, task_queue, acts, replace=[west_books_slowly]):
+        handle = await start_with_short_task_timeout(
+            temporal_env.client, an_order(order_id, items=items), task_queue, FAST
+        )
+        while not any(kind == "capture" for kind, _ in ledger(store, order_id)):
+            await handle.query(OrderWorkflow.status)  # polls the real workflow, no sleep
+        east_captured.set()
+        result = await handle.execute_update(
+            OrderWorkflow.cancel, CancelRequest(reason="customer called")
+        )
+
+    assert result.status is OrderStatus.CANCELLED and result.total is not None
+    rows = ledger(store, order_id)
+    east = rows[1][1]
+    assert [kind for kind, _ in rows] == ["authorize", "capture", "void", "refund"]
+    assert rows[2:] == [("void", result.total.total - east), ("refund", east)]
     assert_nothing_kept(store, order_id)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from datetime import datetime, timezone
 from decimal import Decimal
 
 import pytest
@@ -70,17 +71,16 @@ def expected_total(store: Store, order_id: str) -> Decimal:
 
 
 def assert_clean(store: Store, order_id: str) -> None:
-    """Nothing kept: no net charge, no stock held, no shipment booked."""
-    rows = ledger(store, order_id)
-    charged = sum((a for k, a in rows if k == "charge"), Decimal(0))
-    refunded = sum((a for k, a in rows if k == "refund"), Decimal(0))
-    assert charged == refunded
+    """Nothing kept: no money taken net, no hold left open, no stock held, no shipment."""
+    money = store.money_of(order_id)
+    assert money.kept == 0
+    assert money.open_holds(datetime.now(timezone.utc)) == 0
     assert units_held(store, order_id) == 0
     assert shipment_status(store, order_id) != "booked"
     assert run_audit(store.engine, order_prefix=order_id).ok
 
 
-async def test_completes_an_order_and_charges_exactly_the_total(
+async def test_completes_an_order_capturing_exactly_the_total_from_its_hold(
     temporal_env: WorkflowEnvironment, task_queue: str, order_prefix: str, store: Store
 ) -> None:
     order_id = f"{order_prefix}1"
@@ -91,7 +91,11 @@ async def test_completes_an_order_and_charges_exactly_the_total(
     assert result.total is not None and result.total.total == expected_total(store, order_id)
     assert len(result.tracking_numbers) == 1 and result.tracking_numbers[0].startswith("1Z")
     assert [(s.warehouse, s.status) for s in result.shipments] == [("WH-EAST", "booked")]
-    assert ledger(store, order_id) == [("charge", result.total.total)]
+    # Authorized when placed, captured when its parcel shipped; nothing voided.
+    total = result.total.total
+    assert ledger(store, order_id) == [("authorize", total), ("capture", total)]
+    assert result.authorization is not None and result.authorization.amount == total
+    assert result.shipments[0].captured == total
     assert units_held(store, order_id) == 3
     assert store.available()["TEE-BLACK-M"] == STOCK - 2
     assert shipment_status(store, order_id) == "booked"
@@ -100,7 +104,7 @@ async def test_completes_an_order_and_charges_exactly_the_total(
     assert run_audit(store.engine, order_prefix=order_id).ok
 
 
-async def test_retries_transient_payment_faults_until_the_charge_succeeds(
+async def test_retries_transient_payment_faults_until_the_authorization_succeeds(
     temporal_env: WorkflowEnvironment, task_queue: str, order_prefix: str, store: Store
 ) -> None:
     order_id = f"{order_prefix}1"
@@ -111,20 +115,23 @@ async def test_retries_transient_payment_faults_until_the_charge_succeeds(
     assert result.status is OrderStatus.COMPLETED
     assert result.attempts["payment"] == 3
     assert result.retries == 2
-    assert [kind for kind, _ in ledger(store, order_id)] == ["charge"]
+    assert [kind for kind, _ in ledger(store, order_id)] == ["authorize", "capture"]
 
 
-async def test_a_lost_payment_response_does_not_charge_twice(
+async def test_lost_responses_on_authorize_and_capture_hold_and_take_once(
     temporal_env: WorkflowEnvironment, task_queue: str, order_prefix: str, store: Store
 ) -> None:
     order_id = f"{order_prefix}1"
-    acts = make_activities(store, payment=ScriptedFaults([LOST, LOST]))
+    # Two authorize answers lost (the hold was placed), then the capture's answer lost.
+    acts = make_activities(store, payment=ScriptedFaults([LOST, LOST, None, LOST]))
     async with worker_for(temporal_env.client, task_queue, acts):
         result = await run_order(temporal_env, task_queue, order_id)
 
+    total = expected_total(store, order_id)
     assert result.status is OrderStatus.COMPLETED
     assert result.attempts["payment"] == 3
-    assert ledger(store, order_id) == [("charge", expected_total(store, order_id))]
+    assert result.attempts["capture:WH-EAST"] == 2
+    assert ledger(store, order_id) == [("authorize", total), ("capture", total)]
 
 
 async def test_charges_nothing_when_the_gateway_never_answers(
@@ -141,16 +148,17 @@ async def test_charges_nothing_when_the_gateway_never_answers(
     assert "ServiceUnavailable" in result.reason and "retries exhausted" in result.reason
     assert result.attempts["payment"] == 3
     assert [(c.action, c.undid_something) for c in result.compensations] == [
-        ("refund_payment", False)
+        ("release_payment", False)
     ]
+    assert result.compensations[0].detail == "nothing was held or taken"
     assert ledger(store, order_id) == []
     assert_clean(store, order_id)
 
 
-async def test_refunds_a_charge_whose_every_response_was_lost(
+async def test_voids_a_hold_whose_every_response_was_lost(
     temporal_env: WorkflowEnvironment, task_queue: str, order_prefix: str, store: Store
 ) -> None:
-    # The gateway charged on the first attempt, but the workflow never heard back.
+    # The gateway placed the hold on the first attempt, but the workflow never heard back.
     order_id = f"{order_prefix}1"
     acts = make_activities(store, payment=ScriptedFaults([LOST, LOST, LOST]))
     async with worker_for(temporal_env.client, task_queue, acts):
@@ -158,12 +166,12 @@ async def test_refunds_a_charge_whose_every_response_was_lost(
 
     total = expected_total(store, order_id)
     assert result.status is OrderStatus.FAILED
-    assert result.compensations[0].detail == f"refunded {total}"
-    assert ledger(store, order_id) == [("charge", total), ("refund", total)]
+    assert result.compensations[0].detail == f"voided the hold of {total}"
+    assert ledger(store, order_id) == [("authorize", total), ("void", total)]  # never charged
     assert_clean(store, order_id)
 
 
-async def test_refunds_payment_when_the_inventory_system_never_answers(
+async def test_voids_the_hold_when_the_inventory_system_never_answers(
     temporal_env: WorkflowEnvironment, task_queue: str, order_prefix: str, store: Store
 ) -> None:
     order_id = f"{order_prefix}1"
@@ -174,12 +182,13 @@ async def test_refunds_payment_when_the_inventory_system_never_answers(
     assert result.status is OrderStatus.FAILED
     assert result.failed_step == "allocation"
     assert [(c.action, c.undid_something) for c in result.compensations] == [
-        ("refund_payment", True)
+        ("release_payment", True)
     ]
+    assert [kind for kind, _ in ledger(store, order_id)] == ["authorize", "void"]
     assert_clean(store, order_id)
 
 
-async def test_refunds_and_releases_when_reserving_exhausts_its_retries(
+async def test_voids_and_releases_when_reserving_exhausts_its_retries(
     temporal_env: WorkflowEnvironment, task_queue: str, order_prefix: str, store: Store
 ) -> None:
     order_id = f"{order_prefix}1"
@@ -193,13 +202,13 @@ async def test_refunds_and_releases_when_reserving_exhausts_its_retries(
     assert result.failed_step == "inventory"
     assert [(c.action, c.undid_something) for c in result.compensations] == [
         ("release_inventory", True),
-        ("refund_payment", True),
+        ("release_payment", True),
     ]
     assert store.available()["TEE-BLACK-M"] == STOCK
     assert_clean(store, order_id)
 
 
-async def test_refunds_and_releases_when_the_shipping_quote_fails(
+async def test_voids_and_releases_when_the_shipping_quote_fails(
     temporal_env: WorkflowEnvironment, task_queue: str, order_prefix: str, store: Store
 ) -> None:
     order_id = f"{order_prefix}1"
@@ -211,13 +220,13 @@ async def test_refunds_and_releases_when_the_shipping_quote_fails(
     assert result.failed_step == "shipping_quote"
     assert [(c.action, c.undid_something) for c in result.compensations] == [
         ("release_inventory", True),
-        ("refund_payment", True),
+        ("release_payment", True),
     ]
     assert store.available()["TEE-BLACK-M"] == STOCK
     assert_clean(store, order_id)
 
 
-async def test_refunds_releases_and_cancels_when_booking_the_shipment_fails(
+async def test_voids_releases_and_cancels_when_booking_the_shipment_fails(
     temporal_env: WorkflowEnvironment, task_queue: str, order_prefix: str, store: Store
 ) -> None:
     # The spec's compensation problem: charged, stock locked, and the shipment never booked.
@@ -231,9 +240,10 @@ async def test_refunds_releases_and_cancels_when_booking_the_shipment_fails(
     assert [(c.action, c.undid_something) for c in result.compensations] == [
         ("cancel_shipment", True),  # the lost responses had booked it
         ("release_inventory", True),
-        ("refund_payment", True),
+        ("release_payment", True),
     ]
     assert shipment_status(store, order_id) == "cancelled"
+    assert [kind for kind, _ in ledger(store, order_id)] == ["authorize", "void"]  # not captured
     assert_clean(store, order_id)
 
 
@@ -250,7 +260,7 @@ async def test_does_not_retry_a_declined_card(
     assert_clean(store, order_id)
 
 
-async def test_refunds_without_retrying_when_stock_runs_out(
+async def test_voids_the_hold_without_retrying_when_stock_runs_out(
     temporal_env: WorkflowEnvironment, task_queue: str, order_prefix: str, store: Store
 ) -> None:
     order_id = f"{order_prefix}1"
@@ -263,7 +273,9 @@ async def test_refunds_without_retrying_when_stock_runs_out(
     assert result.error_type == "OutOfStock"
     assert result.attempts["allocation"] == 1
     assert store.available()["MUG-LOGO"] == STOCK  # all or nothing: the mug was not held
-    assert [c.action for c in result.compensations] == ["refund_payment"]
+    assert [c.action for c in result.compensations] == ["release_payment"]
+    # A failed order whose card was never captured: no charge and no refund, a void.
+    assert [kind for kind, _ in ledger(store, order_id)] == ["authorize", "void"]
     assert_clean(store, order_id)
 
 
@@ -293,7 +305,7 @@ async def test_a_refund_that_cannot_complete_parks_the_order_until_an_operator_s
     fix: str,
 ) -> None:
     order_id = f"{order_prefix}1"
-    # The charge goes through; afterwards the gateway is down (refunds fail too).
+    # The hold goes through; afterwards the gateway is down (voids fail too).
     acts = make_activities(
         store,
         payment=ScriptedFaults([None], then=UNAVAILABLE),
@@ -313,14 +325,14 @@ async def test_a_refund_that_cannot_complete_parks_the_order_until_an_operator_s
         result = await result_of(handle)
 
     assert parked.status is OrderStatus.NEEDS_ATTENTION
-    refund = parked.compensations[-1]
-    assert refund.action == "refund_payment" and not refund.ok
-    assert refund.attempts == OPTIONS.compensations.max_attempts
-    assert state.status is OrderStatus.NEEDS_ATTENTION and state.owed == ["refund_payment"]
-    assert not audit.ok and "not shipped" in audit.violations[0]
+    release = parked.compensations[-1]
+    assert release.action == "release_payment" and not release.ok
+    assert release.attempts == OPTIONS.compensations.max_attempts
+    assert state.status is OrderStatus.NEEDS_ATTENTION and state.owed == ["release_payment"]
+    assert not audit.ok and "left open" in audit.violations[0]
     assert result.status is OrderStatus.FAILED
     settled = result.compensations[-1]
-    assert settled.action == "refund_payment" and settled.ok and settled.undid_something
+    assert settled.action == "release_payment" and settled.ok and settled.undid_something
     assert settled.detail.startswith("resolved by hand") == (fix == "mark_refunded")
     assert_clean(store, order_id)
     assert store.outcomes()[order_id] == "FAILED"
@@ -359,10 +371,10 @@ async def test_submitting_the_same_order_twice_runs_one_saga(
 
     assert second.result_run_id == first.result_run_id
     assert result.status is OrderStatus.COMPLETED
-    assert [kind for kind, _ in ledger(store, order_id)] == ["charge"]
+    assert [kind for kind, _ in ledger(store, order_id)] == ["authorize", "capture"]
 
 
-async def test_cancelling_a_running_order_refunds_and_releases(
+async def test_cancelling_a_running_order_voids_and_releases(
     temporal_env: WorkflowEnvironment, task_queue: str, order_prefix: str, store: Store
 ) -> None:
     order_id = f"{order_prefix}1"
@@ -388,5 +400,6 @@ async def test_cancelling_a_running_order_refunds_and_releases(
 
     assert isinstance(failure.value.cause, CancelledError)
     assert state.status is OrderStatus.CANCELLED
-    assert [c.action for c in state.compensations] == ["release_inventory", "refund_payment"]
+    assert [c.action for c in state.compensations] == ["release_inventory", "release_payment"]
+    assert [kind for kind, _ in ledger(store, order_id)] == ["authorize", "void"]
     assert_clean(store, order_id)

@@ -58,7 +58,7 @@ async def test_a_scheduled_pass_repairs_a_failed_order_and_reports_a_phantom_com
     assert any(line.startswith(f"order {lost}: recorded FAILED") for line in report.drift)
     assert any(line.startswith(f"order {phantom}: recorded COMPLETED") for line in report.drift)
     assert report.repaired == [
-        f"order {lost}: cancelled 0 shipment(s), released 3 unit(s), refunded 64.67"
+        f"order {lost}: cancelled 0 shipment(s), released 3 unit(s), voided 0.00, refunded 64.67"
     ]
     assert units_held(store, lost) == 0
     audit = run_audit(store.engine, order_prefix=order_prefix)

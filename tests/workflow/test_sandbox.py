@@ -126,7 +126,7 @@ async def test_payloads_get_the_same_serialization_contexts_as_with_the_sdks_run
 
     assert ours == sdks
     # Activity payloads are encoded with their own activity's context (id, type, local or not).
-    charge = [ctx for op, ctx in ours if op == "encode" and "'process_payment'" in ctx]
+    charge = [ctx for op, ctx in ours if op == "encode" and "'authorize_payment'" in ctx]
     assert charge and all("is_local=False" in ctx for ctx in charge)
     validate = [ctx for op, ctx in ours if op == "encode" and "'validate_order'" in ctx]
     assert validate and all("is_local=True" in ctx for ctx in validate)

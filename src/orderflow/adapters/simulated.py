@@ -8,6 +8,7 @@ exactly where a network call would fail.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from decimal import Decimal
 from typing import ClassVar
 
@@ -21,7 +22,9 @@ from orderflow.adapters.faults import (
 from orderflow.domain.catalog import DEFAULT_WAREHOUSE
 from orderflow.domain.errors import PaymentDeclined
 from orderflow.domain.models import (
+    AuthorizationReceipt,
     CancelShipmentReceipt,
+    CaptureReceipt,
     PaymentReceipt,
     PricedLine,
     RefundReceipt,
@@ -30,6 +33,7 @@ from orderflow.domain.models import (
     ServiceLevel,
     ShipmentReceipt,
     ShippingQuote,
+    VoidReceipt,
 )
 from orderflow.domain.money import to_cents
 from orderflow.domain.ports import Ledger, ShipmentBook, Stockroom
@@ -37,24 +41,32 @@ from orderflow.domain.pricing import parcel_weight
 
 #: Payment tokens the simulated card issuer always declines (documented for demos/tests).
 DECLINED_TOKENS = frozenset({"tok_declined", "tok_insufficient_funds"})
-#: A card that can be charged but never refunded (closed since): its refunds fail every
-#: time, so a saga that must refund it ends NEEDS_ATTENTION for an operator to settle.
+#: A card that can be charged but whose money never comes back (closed since): its voids
+#: and refunds fail every time, so a saga that must release its payment ends
+#: NEEDS_ATTENTION for an operator to settle.
 REFUND_REFUSED_TOKENS = frozenset({"tok_refund_fails"})
-#: How the charges of such cards are marked in the ledger (the token itself never is).
+#: A card whose first authorization passes but whose re-authorization (an order waiting
+#: past its hold's expiry) is declined.
+REAUTH_DECLINED_TOKENS = frozenset({"tok_reauth_declined"})
+#: How the charges and holds of cards that take nothing back are marked in the ledger (the
+#: token itself never is).
 NO_REFUND_PREFIX = "ch_norefund"
+NO_VOID_PREFIX = "au_norefund"
 
 
 class RefundRefused(ServiceUnavailable):
-    """The issuer refuses to refund this card (transient as far as the caller can tell)."""
+    """The issuer refuses to give money back to this card (transient as far as the caller
+    can tell): a refund, or a void."""
 
-    def __init__(self, service: str) -> None:
-        Exception.__init__(self, f"{service}: the card issuer refuses refunds to this card")
+    def __init__(self, service: str, what: str = "refunds") -> None:
+        Exception.__init__(self, f"{service}: the card issuer refuses {what} to this card")
         self.service = service
         self.fault = Fault.UNAVAILABLE
 
 
 class PaymentGateway:
-    """Charges and refunds cards; what it does is recorded in the ``ledger``."""
+    """Authorizes, captures, voids and refunds cards (and charges them the old way); what it
+    does is recorded in the ``ledger``, whose rules it enforces."""
 
     name = "payment gateway"
 
@@ -62,10 +74,17 @@ class PaymentGateway:
         self.ledger = ledger
         self.faults = faults
 
+    def _takes_nothing_back(self, order_id: str) -> bool:
+        return any(
+            ref.startswith((NO_REFUND_PREFIX, NO_VOID_PREFIX))
+            for ref in self.ledger.charge_references(order_id)
+        )
+
     def charge(
         self, order_id: str, amount: Decimal, token: str, idempotency_key: str
     ) -> PaymentReceipt:
-        """Charge ``amount`` once per ``idempotency_key``.
+        """Charge ``amount`` once per ``idempotency_key`` (authorize and capture at once:
+        orders taken the old way, and the legacy processor).
 
         Raises:
             PaymentDeclined: the card was declined (a final answer).
@@ -80,17 +99,98 @@ class PaymentGateway:
 
         return call_with_faults(self.name, self.faults, effect)
 
+    def authorize(
+        self,
+        order_id: str,
+        amount: Decimal,
+        token: str,
+        idempotency_key: str,
+        *,
+        expires_at: datetime,
+        again: bool = False,
+    ) -> AuthorizationReceipt:
+        """Hold ``amount`` on the card until ``expires_at``, once per key (``again``: a
+        re-authorization of an order whose hold is about to lapse).
+
+        Raises:
+            PaymentDeclined: the card was declined (a final answer).
+        """
+
+        def effect() -> AuthorizationReceipt:
+            if token in DECLINED_TOKENS or (again and token in REAUTH_DECLINED_TOKENS):
+                what = "re-authorization" if again else "card"
+                raise PaymentDeclined(f"{what} declined for order {order_id}")
+            prefix = NO_VOID_PREFIX if token in REFUND_REFUSED_TOKENS else "au"
+            return self.ledger.authorize(
+                order_id, amount, idempotency_key, expires_at=expires_at, reference_prefix=prefix
+            )
+
+        return call_with_faults(self.name, self.faults, effect)
+
+    def capture(
+        self, order_id: str, authorization: str, amount: Decimal, idempotency_key: str
+    ) -> CaptureReceipt:
+        """Take ``amount`` from a hold, once per key.
+
+        Raises:
+            PaymentRefused: above what the hold has left, or after its void or lapse.
+        """
+        return call_with_faults(
+            self.name,
+            self.faults,
+            lambda: self.ledger.capture(order_id, authorization, amount, idempotency_key),
+        )
+
+    def void(self, order_id: str, idempotency_key: str) -> VoidReceipt:
+        """Release every open hold of the order, once per key.
+
+        Raises:
+            RefundRefused: the card takes nothing back.
+        """
+
+        def effect() -> VoidReceipt:
+            if self._takes_nothing_back(order_id):
+                raise RefundRefused(self.name, "voids")
+            return self.ledger.void(order_id, idempotency_key)
+
+        return call_with_faults(self.name, self.faults, effect)
+
+    def void_hold(self, order_id: str, authorization: str, idempotency_key: str) -> VoidReceipt:
+        """Release one hold that a new one replaced, once per key."""
+        return call_with_faults(
+            self.name,
+            self.faults,
+            lambda: self.ledger.void_hold(order_id, authorization, idempotency_key),
+        )
+
     def refund(self, order_id: str, idempotency_key: str) -> RefundReceipt:
-        """Refund everything the order was charged, once.
+        """Refund everything the order kept, once (the saga's compensation).
 
         Raises:
             RefundRefused: the order was paid with a card that takes no refunds.
         """
 
         def effect() -> RefundReceipt:
-            if any(r.startswith(NO_REFUND_PREFIX) for r in self.ledger.charge_references(order_id)):
+            if self._takes_nothing_back(order_id):
                 raise RefundRefused(self.name)
             return self.ledger.refund(order_id, idempotency_key)
+
+        return call_with_faults(self.name, self.faults, effect)
+
+    def refund_amount(
+        self, order_id: str, amount: Decimal, idempotency_key: str, note: str = ""
+    ) -> RefundReceipt:
+        """Refund part of what a delivered order kept, once per key.
+
+        Raises:
+            PaymentRefused: more than the order kept.
+            RefundRefused: the order was paid with a card that takes no refunds.
+        """
+
+        def effect() -> RefundReceipt:
+            if self._takes_nothing_back(order_id):
+                raise RefundRefused(self.name)
+            return self.ledger.refund_amount(order_id, amount, idempotency_key, note=note)
 
         return call_with_faults(self.name, self.faults, effect)
 

@@ -17,7 +17,7 @@ from orderflow.api.docs import install_docs
 from orderflow.api.limits import BodySizeLimit
 from orderflow.api.probes import service_health
 from orderflow.api.problems import install_problem_handlers
-from orderflow.api.routes import codec, health, inventory, orders
+from orderflow.api.routes import aftersale, codec, health, inventory, orders
 from orderflow.app.orders import OrderService
 from orderflow.config import Settings
 
@@ -118,6 +118,7 @@ def create_app(
     install_problem_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.include_router(orders.router)
+    app.include_router(aftersale.router)
     app.include_router(inventory.router)
     app.include_router(health.router)
     app.include_router(codec.router)

@@ -13,10 +13,11 @@ from temporalio.client import RPCTimeoutOrCancelledError
 
 from orderflow.api.auth import ApiKeys
 from orderflow.api.problems import NotReady, UpstreamTimeout
+from orderflow.app.aftersale import ReceiveCreate, RefundCreate, ReturnCreate
 from orderflow.app.inventory import StockLevel
 from orderflow.app.orders import OrderSummary, Submission
 from orderflow.config import Settings
-from orderflow.domain.models import Order
+from orderflow.domain.models import AfterSale, Order
 from orderflow.domain.status import OrderStatus
 from orderflow.workflows.messages import OrderResult, OrderState, Resolution, ReviewDecision
 
@@ -42,6 +43,16 @@ class OrderBackend(Protocol):
     async def list_orders(
         self, status: OrderStatus | None = None, limit: int = 100
     ) -> list[OrderSummary]: ...
+
+    async def refund(self, order_id: str, ask: RefundCreate) -> tuple[AfterSale, bool]: ...
+
+    async def open_return(self, order_id: str, ask: ReturnCreate) -> tuple[AfterSale, bool]: ...
+
+    async def receive_return(self, return_id: str, ask: ReceiveCreate) -> AfterSale: ...
+
+    async def wait_after_sale(self, sale: AfterSale) -> AfterSale: ...
+
+    def after_sale(self, return_id: str) -> AfterSale: ...
 
     def inventory(self) -> list[StockLevel]: ...
 

@@ -24,6 +24,7 @@ from temporalio.client import RPCTimeoutOrCancelledError
 from temporalio.service import RPCError
 
 from orderflow.app.errors import (
+    AfterSaleNotFound,
     ConflictError,
     NoWorker,
     OrderFailed,
@@ -181,6 +182,7 @@ TIMEOUT_DETAIL = (
 ANSWERS: dict[type[Exception], Answer] = {
     ConflictError: Answer(409, "conflict", "Conflict"),
     OrderNotFound: Answer(404, "order-not-found", "Order not found"),
+    AfterSaleNotFound: Answer(404, "return-not-found", "Refund or return not found"),
     TemporalUnavailable: Answer(
         503, "temporal-unavailable", "Temporal unavailable", retry_after="5", warn=True
     ),

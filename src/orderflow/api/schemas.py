@@ -20,12 +20,13 @@ from orderflow.app.intake import (
     StrictModel,
 )
 from orderflow.domain.catalog import DEFAULT_WAREHOUSE, WAREHOUSES
-from orderflow.domain.models import OrderTotal, ReservedLine
+from orderflow.domain.models import AfterSale, OrderTotal, ReservedLine
 from orderflow.domain.status import OrderStatus
 from orderflow.domain.validation import MAX_TEXT
 from orderflow.workflows.messages import (
     CompensationAction,
     CompensationRecord,
+    OrderMoney,
     OrderResult,
     OrderState,
     PricedOrder,
@@ -112,6 +113,13 @@ class OrderPublic(BaseModel):
         default_factory=list,
         description="NEEDS_ATTENTION: the compensations still owed (settle with /resolve).",
     )
+    money: OrderMoney | None = Field(
+        default=None,
+        description="Held (authorized), captured, voided, refunded, and what the shop kept.",
+    )
+    returns: list[AfterSale] = Field(
+        default_factory=list, description="Refunds and returns after delivery."
+    )
 
     @classmethod
     def from_state(cls, state: OrderState | OrderResult) -> OrderPublic:
@@ -128,6 +136,8 @@ class OrderPublic(BaseModel):
             compensations=state.compensations,
             attempts=state.attempts,
             owed=state.owed if isinstance(state, OrderState) else [],
+            money=state.money if isinstance(state, OrderState) else None,
+            returns=state.returns if isinstance(state, OrderState) else [],
         )
 
 

@@ -63,6 +63,14 @@ class OrderNotFound(OrderflowError, LookupError):
         super().__init__(f"no order with id {order_id!r}")
 
 
+class AfterSaleNotFound(OrderflowError, LookupError):
+    """No refund or return with that id."""
+
+    def __init__(self, return_id: str) -> None:
+        self.return_id = return_id
+        super().__init__(f"no refund or return with id {return_id!r}")
+
+
 class ConflictError(OrderflowError):
     """The request conflicts with the order's state (cancel after shipment, a reused id...)."""
 

@@ -15,6 +15,7 @@ import contextlib
 import hashlib
 import uuid
 from collections.abc import Awaitable, Callable
+from datetime import datetime, timezone
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
@@ -35,6 +36,7 @@ from temporalio.common import (
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from orderflow.app.aftersale import AfterSales, ReceiveCreate, RefundCreate, ReturnCreate
 from orderflow.app.errors import (
     ConflictError,
     NoWorker,
@@ -46,7 +48,7 @@ from orderflow.app.errors import (
 from orderflow.app.inventory import Stock, StockLevel
 from orderflow.app.watch import Watchman
 from orderflow.domain.errors import InvalidOrder
-from orderflow.domain.models import Order, Product
+from orderflow.domain.models import AfterSale, Order, Product
 from orderflow.domain.pricing import order_digest
 from orderflow.domain.status import OrderStatus
 from orderflow.domain.validation import ORDER_ID_PATTERN, validate_order
@@ -55,6 +57,7 @@ from orderflow.store.db import display_url
 from orderflow.workflows.messages import (
     CancelRequest,
     OrderInput,
+    OrderMoney,
     OrderOptions,
     OrderResult,
     OrderState,
@@ -141,6 +144,7 @@ class OrderService:
         options: OrderOptions | None = None,
         *,
         stall_after_s: float = 10.0,
+        return_window_s: float = 30 * 24 * 3600,
     ) -> None:
         self.client = client
         self.store = store
@@ -149,6 +153,16 @@ class OrderService:
         #: How long a waiting call lets an order make no progress before it says so.
         self.watch = Watchman(client, stall_after_s)
         self.stock = Stock(store)
+        #: Refunds and returns of delivered orders.
+        self.after_sales = AfterSales(
+            client,
+            store,
+            task_queue,
+            self.watch,
+            self.status,
+            window_s=return_window_s,
+            retries=self.options.compensations,
+        )
         self._catalog: dict[str, Product] | None = None
 
     # -- the door's checks ------------------------------------------------------------------
@@ -287,12 +301,33 @@ class OrderService:
     async def status(self, order_id: str) -> OrderState:
         """The order's state: asked of the running workflow, or read from a finished one's
         history (no worker needed). A running order no worker answers for is shown as the
-        store's read model last saw it (``seen_in="database"``, ``note`` says why).
+        store's read model last saw it (``seen_in="database"``, ``note`` says why). The
+        money (held, captured, voided, refunded) and the refunds and returns come from
+        the store.
 
         Raises:
             OrderNotFound; NoWorker (running, nothing answers, and the store has no row for
             it); TemporalUnavailable.
         """
+        state = await self._state(order_id)
+        money = self.store.money_of(order_id)
+        return state.model_copy(
+            update={
+                "money": OrderMoney(
+                    authorized=money.authorized,
+                    captured=money.captured,
+                    charged=money.charged,
+                    voided=money.voided,
+                    refunded=money.refunded,
+                    kept=money.kept,
+                    held=money.open_holds(datetime.now(timezone.utc)),
+                    refundable=self.store.refundable(order_id),
+                ),
+                "returns": self.store.after_sales(order_id),
+            }
+        )
+
+    async def _state(self, order_id: str) -> OrderState:
         handle = self._handle(order_id)
         running = await self._describe(order_id)
         if running:
@@ -444,6 +479,28 @@ class OrderService:
         if state.status is OrderStatus.COMPLETED:
             return f"order {order_id} is COMPLETED: its shipment is booked and it {too_late}"
         return f"order {order_id} is {state.status.value}: it has finished and {too_late}"
+
+    # -- after delivery ---------------------------------------------------------------------
+
+    async def refund(self, order_id: str, ask: RefundCreate) -> tuple[AfterSale, bool]:
+        """Refund a COMPLETED order (``AfterSales.refund``)."""
+        return await self.after_sales.refund(order_id, ask)
+
+    async def open_return(self, order_id: str, ask: ReturnCreate) -> tuple[AfterSale, bool]:
+        """Open a customer return (``AfterSales.open_return``)."""
+        return await self.after_sales.open_return(order_id, ask)
+
+    async def receive_return(self, return_id: str, ask: ReceiveCreate) -> AfterSale:
+        """A return's items arrived (``AfterSales.receive``)."""
+        return await self.after_sales.receive(return_id, ask)
+
+    async def wait_after_sale(self, sale: AfterSale) -> AfterSale:
+        """Wait until a refund or return has settled (``AfterSales.wait``)."""
+        return await self.after_sales.wait(sale)
+
+    def after_sale(self, return_id: str) -> AfterSale:
+        """One refund or return (``AfterSales.get``)."""
+        return self.after_sales.get(return_id)
 
     # -- inventory --------------------------------------------------------------------------
 

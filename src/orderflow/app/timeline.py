@@ -24,12 +24,18 @@ from orderflow.app.errors import OrderNotFound
 from orderflow.app.orders import workflow_id
 from orderflow.domain.validation import ORDER_ID_PATTERN
 
+#: The summary the order workflow gives its review window's timer.
+REVIEW_TIMER = "review window"
+
 Kind = Literal["received", "step", "compensation", "review", "cancel", "operator", "outcome"]
 
 #: What each activity does, in a shop's words.
 TITLES = {
     "validate_order": "Validated the order",
     "process_payment": "Charged the card",
+    "authorize_payment": "Authorized the card (a hold)",
+    "capture_payment": "Captured the parcel's share",
+    "release_payment": "Released the payment",
     "allocate_inventory": "Allocated the lines to warehouses",
     "reserve_inventory": "Reserved the stock",
     "calculate_shipping": "Quoted the shipping",
@@ -40,7 +46,9 @@ TITLES = {
     "cancel_shipment": "Cancelled the shipment",
     "record_manual_compensation": "Recorded a fix made by hand",
 }
-COMPENSATIONS = frozenset({"refund_payment", "release_inventory", "cancel_shipment"})
+COMPENSATIONS = frozenset(
+    {"refund_payment", "release_payment", "release_inventory", "cancel_shipment"}
+)
 
 
 class Moment(BaseModel):
@@ -116,6 +124,7 @@ class Timeline:
         """The moments of ``events`` (a workflow history)."""
         moments: list[Moment] = []
         scheduled: dict[int, Moment] = {}
+        review_timers: set[str] = set()
         for event in events:
             kind = event.event_type
             at = _time(event.event_time)
@@ -150,11 +159,17 @@ class Timeline:
                 if update is not None:
                     moments.append(update)
             elif kind == EventType.EVENT_TYPE_TIMER_STARTED:
-                moments.append(Moment(at=at, kind="review", title="Waiting for a reviewer"))
+                # The review window (orders before v6 set no summary), or the card hold's
+                # keeper, whose re-authorization shows as its own step.
+                summary = await self._summary(event)
+                if not summary or summary.startswith(REVIEW_TIMER):
+                    review_timers.add(event.timer_started_event_attributes.timer_id)
+                    moments.append(Moment(at=at, kind="review", title="Waiting for a reviewer"))
             elif kind == EventType.EVENT_TYPE_TIMER_FIRED:
-                moments.append(
-                    Moment(at=at, kind="review", title="The review window ended", ok=False)
-                )
+                if event.timer_fired_event_attributes.timer_id in review_timers:
+                    moments.append(
+                        Moment(at=at, kind="review", title="The review window ended", ok=False)
+                    )
             elif kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CANCEL_REQUESTED:
                 moments.append(Moment(at=at, kind="cancel", title="Cancelled through Temporal"))
             elif kind in _WORKFLOW_ENDS:

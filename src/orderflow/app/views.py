@@ -171,6 +171,9 @@ class Ledger(BaseModel):
     net: Decimal
     completed: Decimal
     in_flight: Decimal
+    #: The whole ledger's sum per kind (authorize, capture, void, refund, charge); only
+    #: on the payments page (empty on an order's).
+    totals: dict[str, Decimal] = {}
 
     @property
     def reconciles(self) -> bool:
@@ -272,7 +275,14 @@ class Views:
             reconciliation=self._reconciliation(),
         )
 
-    def ledger(self, *, page: int = 1, order_id: str | None = None, days: int = 14) -> Ledger:
+    def ledger(
+        self,
+        *,
+        page: int = 1,
+        order_id: str | None = None,
+        days: int = 14,
+        totals: bool = False,
+    ) -> Ledger:
         """A page of the ledger (one order's rows with ``order_id``), totals per day, check."""
         page = max(1, page)
         rows, matching = self.store.ledger_page(
@@ -301,4 +311,5 @@ class Views:
             net=net,
             completed=completed,
             in_flight=in_flight,
+            totals=self.store.ledger_totals() if totals else {},
         )

@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from orderflow.cli.aftersale import refund, returns_app
 from orderflow.cli.api import api
 from orderflow.cli.audit import audit, reconcile
 from orderflow.cli.batch import demo, legacy
@@ -64,6 +65,7 @@ app.command()(approve)
 app.command()(reject)
 app.command()(audit)
 app.command()(resolve)
+app.command()(refund)
 app.command()(reconcile)
 app.command()(keygen)
 app.command()(demo)
@@ -74,6 +76,7 @@ app.command()(bench)
 app.command("bench-scale")(bench_scale)
 app.add_typer(inventory_app, name="inventory")
 app.add_typer(db_app, name="db")
+app.add_typer(returns_app, name="returns")
 
 
 def main() -> None:

@@ -148,6 +148,7 @@ def exit_code_of(err: BaseException) -> Exit | None:
     codes: tuple[tuple[type[BaseException], Exit], ...] = (
         (errors.OrderRejected, Exit.REFUSED),
         (errors.OrderNotFound, Exit.NOT_FOUND),
+        (errors.AfterSaleNotFound, Exit.NOT_FOUND),
         (errors.ConflictError, Exit.CONFLICT),
         (errors.OrderFailed, Exit.ORDER_FAILED),
         (errors.TemporalUnavailable, Exit.TEMPORAL_DOWN),

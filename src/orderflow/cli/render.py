@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from orderflow.app.orders import OrderSummary
+from orderflow.domain.models import AfterSale
 from orderflow.workflows.messages import OrderResult, OrderState, PricedOrder
 
 #: What a redacted personal field reads as.
@@ -106,6 +107,17 @@ def state_text(state: OrderState, *, show_personal: bool = False) -> str:
                 f"{record.action.value} {outcome}: {record.detail} ({record.attempts} attempt(s))",
             )
         )
+    money = state.money
+    if money is not None and (money.authorized or money.charged):
+        parts = [f"held {money.authorized}"] if money.authorized else []
+        parts += [f"captured {money.captured}"] if money.authorized else []
+        parts += [f"charged {money.charged}"] if money.charged else []
+        parts += [f"voided {money.voided}", f"refunded {money.refunded}", f"kept {money.kept}"]
+        if money.held:
+            parts.append(f"still held {money.held}")
+        rows.append(("money", ", ".join(parts)))
+    for sale in state.returns:
+        rows.append((f"{sale.kind.value} {sale.return_id}", sale_summary(sale)))
     if state.owed:
         owed = ", ".join(action.value for action in state.owed)
         rows.append(("still owed", f"{owed} — settle with `orderflow resolve {state.order_id}`"))
@@ -115,6 +127,24 @@ def state_text(state: OrderState, *, show_personal: bool = False) -> str:
     lines = [f"order {state.order_id}"]
     lines += [f"  {label:<{width}}  {value}" for label, value in rows]
     return "\n".join(lines)
+
+
+def sale_summary(sale: AfterSale) -> str:
+    """A refund or return in one line: status, amount, lines, reason."""
+    lines = ", ".join(f"{line.quantity} x {line.sku}" for line in sale.lines)
+    due = (
+        f"; items due by {sale.due_at:%Y-%m-%d %H:%M} UTC"
+        if sale.due_at and sale.status.value == "requested"
+        else ""
+    )
+    note = f" ({sale.note})" if sale.note else ""
+    what = f" for {lines}" if lines else ""
+    return f"{sale.status.value}{note}, {sale.amount}{what}: {sale.reason}{due}"
+
+
+def sale_text(sale: AfterSale) -> str:
+    """A refund or return for a person."""
+    return f"{sale.kind.value} {sale.return_id} of order {sale.order_id}: {sale_summary(sale)}"
 
 
 def listing(orders: Sequence[OrderSummary]) -> str:

@@ -6,6 +6,8 @@ token, and answers with a redirect (so a reload does not repeat it) and a messag
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import re
 from collections.abc import Awaitable, Callable
@@ -17,6 +19,7 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from orderflow.api.deps import bounded
+from orderflow.app.aftersale import ReceiveCreate, RefundCreate, ReturnCreate, parse
 from orderflow.app.errors import FieldError, OrderRejected
 from orderflow.app.intake import OrderCreate, rejection, text_problem
 from orderflow.app.orders import order_id_for_key
@@ -42,6 +45,8 @@ log = logging.getLogger("orderflow.console")
 router = APIRouter()
 
 WHOLE = re.compile(r"\s*[+-]?\d{1,9}\s*")
+#: How long a refund's page waits for it to be paid before it says "requested".
+SETTLE_S = 5.0
 
 
 # -- signing in and out ---------------------------------------------------------------------
@@ -233,6 +238,70 @@ async def resolve(request: Request, order_id: str, console: ConsoleDep) -> Respo
 
     where = form_target(request, _order_page(order_id))
     return await _act(request, console, where, act)
+
+
+@router.post("/orders/{order_id}/refund")
+async def refund(request: Request, order_id: str, console: ConsoleDep) -> Response:
+    """Refund a COMPLETED order: everything left, an amount, or one line (the API's rules);
+    the form's key makes a double submit one refund."""
+
+    async def act(form: dict[str, str]) -> str:
+        data: dict[str, object] = {"reason": form.get("reason", "").strip()}
+        if form.get("amount", "").strip():
+            data["amount"] = form["amount"].strip()
+        if form.get("sku", "").strip():
+            data["lines"] = [{"sku": form["sku"].strip(), "quantity": _quantity(form)}]
+        if form.get("key"):
+            data["refund_id"] = "cf-" + order_id_for_key(form["key"])[2:]
+        data["operator"] = _text(form, "operator")
+        ask = parse(RefundCreate, data, "refund")
+        assert isinstance(ask, RefundCreate)
+        sale, new = await bounded(console.service.refund(order_id, ask), console.settings)
+        if not sale.settled:
+            # Paid out in well under a second unless the gateway is failing: wait a little.
+            with contextlib.suppress(asyncio.TimeoutError):
+                sale = await asyncio.wait_for(console.service.wait_after_sale(sale), SETTLE_S)
+        said = "" if new else " (already requested: nothing more is refunded)"
+        return f"refund {sale.return_id} of {sale.amount} is {sale.status.value}{said}"
+
+    return await _act(request, console, _order_page(order_id), act)
+
+
+@router.post("/orders/{order_id}/return")
+async def open_return(request: Request, order_id: str, console: ConsoleDep) -> Response:
+    """Open a customer return of one of the order's lines."""
+
+    async def act(form: dict[str, str]) -> str:
+        data: dict[str, object] = {
+            "reason": form.get("reason", "").strip(),
+            "lines": [{"sku": form.get("sku", "").strip(), "quantity": _quantity(form)}],
+        }
+        if form.get("key"):
+            data["return_id"] = "cf-" + order_id_for_key(form["key"])[2:]
+        ask = parse(ReturnCreate, data, "return")
+        assert isinstance(ask, ReturnCreate)
+        sale, _ = await bounded(console.service.open_return(order_id, ask), console.settings)
+        return f"return {sale.return_id} opened: waiting for the items"
+
+    return await _act(request, console, _order_page(order_id), act)
+
+
+@router.post("/orders/{order_id}/returns/{return_id}/receive")
+async def receive(request: Request, order_id: str, return_id: str, console: ConsoleDep) -> Response:
+    """A return's items arrived: restock and refund them."""
+
+    async def act(form: dict[str, str]) -> str:
+        ask = ReceiveCreate(operator=_text(form, "operator"), note=_text(form, "note"))
+        sale = await bounded(console.service.receive_return(return_id, ask), console.settings)
+        return (
+            f"return {sale.return_id}: items back on the shelf; {sale.status.value} {sale.amount}"
+        )
+
+    return await _act(request, console, _order_page(order_id), act)
+
+
+def _quantity(form: dict[str, str]) -> int:
+    return _whole(form, "quantity", "must be a whole number (a JSON integer)")
 
 
 def form_target(request: Request, default: str) -> str:

@@ -141,7 +141,7 @@ async def order(request: Request, order_id: str, console: ConsoleDep, part: Part
     resolutions = []
     if state is not None and state.status is OrderStatus.NEEDS_ATTENTION:
         resolutions = [ResolutionAction.RETRY] + [
-            action for action in ResolutionAction if action.settles in state.owed
+            action for action in ResolutionAction if action.settling(state.owed) is not None
         ]
     temporal_link = f"{settings.ui_url}/order-{order_id}/{told.run_id}/history"
     return _page(
@@ -159,6 +159,7 @@ async def order(request: Request, order_id: str, console: ConsoleDep, part: Part
         customer=(row.customer_id if row is not None else "") or "",
         resolutions=resolutions,
         temporal_link=temporal_link,
+        form_key=idempotency_key(),
     )
 
 
@@ -200,7 +201,7 @@ async def payments(
     """The ledger, totals per day, and whether it reconciles with the orders."""
     if (refused := _signed_in(request, console)) is not None:
         return refused
-    ledger = await run_in_threadpool(lambda: console.views.ledger(page=page))
+    ledger = await run_in_threadpool(lambda: console.views.ledger(page=page, totals=True))
     return _page(request, console, "payments.html", "", ledger=ledger)
 
 

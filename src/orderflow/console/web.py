@@ -85,7 +85,21 @@ TEMPLATES = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
-TEMPLATES.filters.update(money=money, age=age, when=when, tone=lambda s: TONES.get(str(s), ""))
+#: A ledger movement's colour: money taken, money given back, a hold placed or released.
+MOVEMENTS = {
+    "capture": "ok",
+    "charge": "ok",
+    "refund": "warn",
+    "authorize": "muted",
+    "void": "muted",
+}
+TEMPLATES.filters.update(
+    money=money,
+    age=age,
+    when=when,
+    tone=lambda s: TONES.get(str(s), ""),
+    movement=lambda kind: MOVEMENTS.get(str(kind), ""),
+)
 
 
 @dataclass

@@ -37,3 +37,10 @@ class AlreadyCompensated(BusinessError):
     """A step arrived after its compensation already ran (a late retry); it must not act."""
 
     type_name = "AlreadyCompensated"
+
+
+class PaymentRefused(BusinessError):
+    """The gateway refuses a payment operation its rules forbid: a capture above what the
+    hold has left, after its void or its lapse; a refund above what was captured."""
+
+    type_name = "PaymentRefused"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -118,6 +119,41 @@ class RefundReceipt(Receipt):
     amount: Decimal
 
 
+class AuthorizationReceipt(Receipt):
+    """A hold on the customer's card for ``amount``: no money has moved yet. It lapses at
+    ``expires_at`` unless captured or voided first."""
+
+    order_id: str
+    reference: str
+    amount: Decimal
+    expires_at: datetime
+
+
+class CaptureReceipt(Receipt):
+    """Money taken from a hold (one parcel's share, when it ships)."""
+
+    order_id: str
+    reference: str
+    authorization: str
+    amount: Decimal
+    warehouse: str = ""
+
+
+class VoidReceipt(Receipt):
+    """What a void released of the order's holds (0 when none was open)."""
+
+    order_id: str
+    amount: Decimal
+
+
+class PaymentReleaseReceipt(Receipt):
+    """What the payment's compensation undid: every capture refunded, the rest voided."""
+
+    order_id: str
+    refunded: Decimal
+    voided: Decimal
+
+
 class ReservedLine(BaseModel):
     """Units of one SKU held for an order."""
 
@@ -171,3 +207,51 @@ class CancelShipmentReceipt(Receipt):
 
     order_id: str
     cancelled: int
+
+
+class AfterSaleKind(Vocabulary):
+    """What happens to a delivered order: money back, or goods and then money back."""
+
+    REFUND = "refund"
+    RETURN = "return"
+
+
+class AfterSaleStatus(Vocabulary):
+    """Where a refund or a return after delivery is."""
+
+    #: A refund: being paid out. A return: waiting for the items to arrive.
+    REQUESTED = "requested"
+    #: A return's items arrived and went back on the shelf; the refund is being paid out.
+    RECEIVED = "received"
+    REFUNDED = "refunded"
+    #: A return whose items did not arrive within the window: nothing refunded.
+    EXPIRED = "expired"
+    #: The gateway refused the refund (the reason says why); nothing refunded.
+    FAILED = "failed"
+
+
+class AfterSale(BaseModel):
+    """A refund or a customer return of (part of) a delivered order."""
+
+    return_id: str
+    order_id: str
+    kind: AfterSaleKind
+    status: AfterSaleStatus
+    #: The units given back (a return) or refunded (a refund by line); empty: no lines.
+    lines: list[ReservedLine] = Field(default_factory=list)
+    reason: str = ""
+    amount: Decimal
+    #: A return's window: the items must arrive before it ends.
+    due_at: datetime | None = None
+    created_at: datetime | None = None
+    #: Why a refund failed.
+    note: str = ""
+
+    @property
+    def settled(self) -> bool:
+        """True once nothing more will happen to it."""
+        return self.status in (
+            AfterSaleStatus.REFUNDED,
+            AfterSaleStatus.EXPIRED,
+            AfterSaleStatus.FAILED,
+        )

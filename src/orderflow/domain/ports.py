@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Sequence
+from datetime import datetime
 from decimal import Decimal
 
 from orderflow.domain.models import (
+    AuthorizationReceipt,
     CancelShipmentReceipt,
+    CaptureReceipt,
     PaymentReceipt,
     PricedLine,
     RefundReceipt,
@@ -20,11 +23,12 @@ from orderflow.domain.models import (
     ReservationReceipt,
     ServiceLevel,
     ShipmentReceipt,
+    VoidReceipt,
 )
 
 
 class Ledger(abc.ABC):
-    """Money: charges and refunds, once per idempotency key."""
+    """Money: holds, captures, voids, refunds (and old-style charges), once per key."""
 
     @abc.abstractmethod
     def charge(
@@ -35,11 +39,52 @@ class Ledger(abc.ABC):
 
     @abc.abstractmethod
     def charge_references(self, order_id: str) -> list[str]:
-        """The references of the order's charges."""
+        """The references of the order's charges and holds."""
+
+    @abc.abstractmethod
+    def authorize(
+        self,
+        order_id: str,
+        amount: Decimal,
+        idempotency_key: str,
+        *,
+        expires_at: datetime,
+        reference_prefix: str = "au",
+    ) -> AuthorizationReceipt:
+        """Hold ``amount`` until ``expires_at``, once per key; refused after the order's
+        payment was released."""
+
+    @abc.abstractmethod
+    def capture(
+        self,
+        order_id: str,
+        authorization: str,
+        amount: Decimal,
+        idempotency_key: str,
+        *,
+        now: datetime | None = None,
+    ) -> CaptureReceipt:
+        """Take at most what the hold has left, never after its void or lapse; once per key."""
+
+    @abc.abstractmethod
+    def void(
+        self, order_id: str, idempotency_key: str, *, now: datetime | None = None
+    ) -> VoidReceipt:
+        """Release every open hold of the order, once per key; leaves the tombstone."""
+
+    @abc.abstractmethod
+    def void_hold(self, order_id: str, authorization: str, idempotency_key: str) -> VoidReceipt:
+        """Release one hold (replaced by a new one), once per key."""
 
     @abc.abstractmethod
     def refund(self, order_id: str, idempotency_key: str) -> RefundReceipt:
-        """Refund what the order's charges net to, once; leaves the refund's tombstone."""
+        """Refund all the order kept, once; leaves the refund's tombstone."""
+
+    @abc.abstractmethod
+    def refund_amount(
+        self, order_id: str, amount: Decimal, idempotency_key: str, *, note: str = ""
+    ) -> RefundReceipt:
+        """Refund part of what the order kept (after delivery), once per key."""
 
 
 class Stockroom(abc.ABC):

@@ -11,7 +11,7 @@ Rules (documented in the README):
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 
 from orderflow.domain.models import Order, OrderTotal, PricedLine, ServiceLevel
@@ -58,7 +58,40 @@ def price_order(lines: Sequence[PricedLine], level: ServiceLevel) -> OrderTotal:
     return OrderTotal(subtotal=subtotal, shipping_fee=fee, tax=tax, total=subtotal + fee + tax)
 
 
+def split_total(total: Decimal, weights: Mapping[str, Decimal]) -> dict[str, Decimal]:
+    """``total`` shared among ``weights``' keys in proportion to them, in cents, summing to
+    ``total`` exactly (the last key takes the rounding); what each parcel captures.
+
+    >>> split_total(Decimal("10.00"), {"A": Decimal("1"), "B": Decimal("2")})
+    {'A': Decimal('3.33'), 'B': Decimal('6.67')}
+    """
+    keys = list(weights)
+    if not keys:
+        return {}
+    whole = sum(weights.values(), Decimal("0"))
+    shares: dict[str, Decimal] = {}
+    left = total
+    for key in keys[:-1]:
+        share = to_cents(total * weights[key] / whole) if whole else Decimal("0.00")
+        share = min(share, left)
+        shares[key] = share
+        left -= share
+    shares[keys[-1]] = left
+    return shares
+
+
 def order_digest(order: Order) -> str:
     """A digest of everything the customer asked for: the same order gives the same digest
     in every process (the workflow compares it with a later submission under the same id)."""
     return hashlib.sha256(order.model_dump_json().encode()).hexdigest()
+
+
+def refund_of_lines(unit_prices: Mapping[str, Decimal], quantities: Mapping[str, int]) -> Decimal:
+    """What giving back ``quantities`` of the order's lines refunds: their goods and the
+    tax on them, in cents (the shipping fee is not refunded by line).
+
+    >>> refund_of_lines({"A": Decimal("10.00")}, {"A": 2})
+    Decimal('21.60')
+    """
+    goods = sum((unit_prices[sku] * units for sku, units in quantities.items()), Decimal("0"))
+    return to_cents(goods * (1 + TAX_RATE))

@@ -11,6 +11,8 @@ class OrderStatus(Vocabulary):
     RECEIVED = "RECEIVED"
     VALIDATED = "VALIDATED"
     AWAITING_REVIEW = "AWAITING_REVIEW"
+    #: The card holds the total (a hold, no money moved); orders taken the old way are PAID.
+    AUTHORIZED = "AUTHORIZED"
     PAID = "PAID"
     RESERVED = "RESERVED"
     SHIPPING_QUOTED = "SHIPPING_QUOTED"
@@ -42,6 +44,7 @@ CANCELLABLE = frozenset(
         OrderStatus.RECEIVED,
         OrderStatus.VALIDATED,
         OrderStatus.AWAITING_REVIEW,
+        OrderStatus.AUTHORIZED,
         OrderStatus.PAID,
         OrderStatus.RESERVED,
         OrderStatus.SHIPPING_QUOTED,

@@ -118,6 +118,18 @@ class RunReport(BaseModel):
             ("duplicate charges", self.audit.duplicate_charges),
             ("charged but not shipped", self.audit.orphaned_charges),
             ("stock held for failed orders", self.audit.orphaned_reservations),
+            ("holds left open", self.audit.holds_left_open),
+            ("captures above authorization", self.audit.captures_above_authorization),
+            ("refunds above capture", self.audit.refunds_above_capture),
+            ("money authorized", self.audit.money.authorized),
+            ("money captured", self.audit.money.captured),
+            ("money voided", self.audit.money.voided),
+            ("money refunded", self.audit.money.refunded),
+            *(
+                [("money charged at once", self.audit.money.charged)]
+                if self.audit.money.charged
+                else []
+            ),
             ("audit", "clean" if self.audit.ok else "VIOLATIONS"),
         ]
         return "\n".join(

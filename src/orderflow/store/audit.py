@@ -1,16 +1,22 @@
 """The audit: cross-check the database for the invariants orderflow promises.
 
 Per order (every order that touched the outside world):
-- complete: charged exactly once and not refunded, its stock held, a shipment booked;
-- clean: nothing charged net, no stock held, no shipment booked.
-Anything else is a violation (charged twice, charged but not shipped, stock held for a
-failed order, ...). Per SKU, stock is conserved: initial = available + held.
+- complete: paid once (its holds captured, or charged the old way) and refunded at most
+  what was taken, no hold left open, its stock held, a shipment booked;
+- clean: nothing kept net, no hold left open, no stock held, no shipment booked.
+Anything else is a violation (charged twice, charged but not shipped, a hold left open,
+stock held for a failed order, ...). The gateway's rules are checked too: no capture above
+its hold, after the hold's void or lapse; no refund above what was taken. Per SKU, stock is
+conserved: initial = available + held.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
+from datetime import datetime, timezone
 from decimal import Decimal
+from typing import Any
 
 from pydantic import BaseModel, Field
 from sqlalchemy import ColumnElement, Engine, func, select, true
@@ -26,6 +32,18 @@ class OrderFacts(BaseModel):
     charges: int = 0
     charged: Decimal = Decimal("0.00")
     refunded: Decimal = Decimal("0.00")
+    #: Orders taken by authorization: held, taken from the holds, released.
+    authorized: Decimal = Decimal("0.00")
+    captured: Decimal = Decimal("0.00")
+    voided: Decimal = Decimal("0.00")
+    #: Refunds made after delivery (with a reason), as opposed to the saga's own.
+    refunded_after_delivery: Decimal = Decimal("0.00")
+    #: What holds still hold (neither captured, voided nor lapsed), and how many.
+    held: Decimal = Decimal("0.00")
+    open_holds: int = 0
+    #: The gateway's rules broken: captures above their hold, after its void or lapse.
+    captures_above: int = 0
+    captures_after_release: int = 0
     units_held: int = 0
     booked: int = 0  # shipments booked (one per warehouse)
     cancelled: int = 0  # shipments cancelled
@@ -34,16 +52,35 @@ class OrderFacts(BaseModel):
     empty_shipments: int = 0
 
     @property
+    def taken(self) -> Decimal:
+        """Money taken from the customer: captures and old-style charges."""
+        return self.charged + self.captured
+
+    @property
     def net(self) -> Decimal:
         """Money kept from the customer."""
-        return self.charged - self.refunded
+        return self.taken - self.refunded
+
+    @property
+    def rules_broken(self) -> bool:
+        """A capture or a refund the gateway's rules forbid."""
+        return bool(self.captures_above or self.captures_after_release or self.net < 0)
+
+    @property
+    def paid_once(self) -> bool:
+        """Charged exactly once the old way, or paid by captures (never both)."""
+        if self.captured > 0:
+            return self.charges == 0
+        return self.charges == 1
 
     @property
     def state(self) -> str:
         """complete, clean or inconsistent."""
+        if self.rules_broken or self.open_holds:
+            return INCONSISTENT
         if (
-            self.charges == 1
-            and self.refunded == 0
+            self.paid_once
+            and self.refunded == self.refunded_after_delivery
             and self.units_held > 0
             and self.booked > 0
             and self.cancelled == 0
@@ -66,6 +103,47 @@ class AuditSummary(BaseModel):
     orphaned_charges: int = 0
     orphaned_reservations: int = 0
     oversold_units: int = 0
+    holds_left_open: int = 0
+    captures_above_authorization: int = 0
+    refunds_above_capture: int = 0
+    money: MoneyTotals = Field(default_factory=lambda: MoneyTotals())
+
+
+class MoneyTotals(BaseModel):
+    """The audited orders' money in total: held (authorized), captured, voided, refunded,
+    charged the old way, and what the shop keeps (captured + charged - refunded)."""
+
+    authorized: Decimal = Decimal("0.00")
+    captured: Decimal = Decimal("0.00")
+    voided: Decimal = Decimal("0.00")
+    refunded: Decimal = Decimal("0.00")
+    charged: Decimal = Decimal("0.00")
+    kept: Decimal = Decimal("0.00")
+
+    @classmethod
+    def of(cls, facts: Iterable[OrderFacts]) -> MoneyTotals:
+        """The sums over ``facts``."""
+        total = cls()
+        for f in facts:
+            total.authorized += f.authorized
+            total.captured += f.captured
+            total.voided += f.voided
+            total.refunded += f.refunded
+            total.charged += f.charged
+            total.kept += f.net
+        return total
+
+    def line(self) -> str:
+        """``authorized 1.00 | captured 1.00 | voided 0.00 | refunded 0.00`` (and charged)."""
+        parts = [
+            f"authorized {self.authorized}",
+            f"captured {self.captured}",
+            f"voided {self.voided}",
+            f"refunded {self.refunded}",
+        ]
+        if self.charged:
+            parts.append(f"charged {self.charged}")
+        return " | ".join(parts)
 
 
 class AuditReport(BaseModel):
@@ -80,6 +158,10 @@ class AuditReport(BaseModel):
     orphaned_charges: int
     orphaned_reservations: int
     oversold_units: int
+    holds_left_open: int = 0
+    captures_above_authorization: int = 0
+    refunds_above_capture: int = 0
+    money: MoneyTotals = Field(default_factory=MoneyTotals)
     states: dict[str, str] = Field(default_factory=dict, exclude=True)
 
     def summary(self) -> dict[str, object]:
@@ -97,6 +179,10 @@ class AuditReport(BaseModel):
             orphaned_charges=self.orphaned_charges,
             orphaned_reservations=self.orphaned_reservations,
             oversold_units=self.oversold_units,
+            holds_left_open=self.holds_left_open,
+            captures_above_authorization=self.captures_above_authorization,
+            refunds_above_capture=self.refunds_above_capture,
+            money=self.money,
         )
 
 
@@ -108,16 +194,32 @@ def collect_facts(engine: Engine, order_prefix: str | None = None) -> dict[str, 
         return column.startswith(order_prefix, autoescape=True) if order_prefix else true()
 
     with engine.connect() as conn:
-        for order_id, kind, count, total in conn.execute(
-            select(payments.c.order_id, payments.c.kind, func.count(), func.sum(payments.c.amount))
+        after_delivery = payments.c.note.is_not(None)
+        for order_id, kind, later, count, total in conn.execute(
+            select(
+                payments.c.order_id,
+                payments.c.kind,
+                after_delivery,
+                func.count(),
+                func.sum(payments.c.amount),
+            )
             .where(scoped(payments.c.order_id))
-            .group_by(payments.c.order_id, payments.c.kind)
+            .group_by(payments.c.order_id, payments.c.kind, after_delivery)
         ):
             f = facts[order_id]
             if kind == "charge":
-                f.charges, f.charged = count, total
-            else:
-                f.refunded = total
+                f.charges, f.charged = f.charges + count, f.charged + total
+            elif kind == "refund":
+                f.refunded += total
+                if later:
+                    f.refunded_after_delivery += total
+            elif kind == "authorize":
+                f.authorized = total
+            elif kind == "capture":
+                f.captured = total
+            elif kind == "void":
+                f.voided = total
+        _hold_facts(conn, facts, scoped)
         held_in: set[tuple[str, str]] = set()
         for order_id, warehouse, held in conn.execute(
             select(
@@ -146,13 +248,80 @@ def collect_facts(engine: Engine, order_prefix: str | None = None) -> dict[str, 
     return dict(facts)
 
 
+def _hold_facts(conn: Any, facts: dict[str, OrderFacts], scoped: Any) -> None:
+    """Per hold: what it still holds, and captures its rules forbid."""
+    now = datetime.now(timezone.utc)
+    holds: dict[str, dict[str, Any]] = {}
+    for order_id, kind, amount, reference, authorization, expires_at, created_at in conn.execute(
+        select(
+            payments.c.order_id,
+            payments.c.kind,
+            payments.c.amount,
+            payments.c.reference,
+            payments.c.authorization_ref,
+            payments.c.expires_at,
+            payments.c.created_at,
+        )
+        .where(
+            scoped(payments.c.order_id),
+            payments.c.kind.in_(("authorize", "capture", "void")),
+        )
+        .order_by(payments.c.id)
+    ):
+        if kind == "authorize":
+            holds[reference] = {
+                "order": order_id,
+                "amount": amount,
+                "expires": _aware(expires_at),
+                "captured": Decimal("0.00"),
+                "voided": Decimal("0.00"),
+                "void_at": None,
+            }
+            continue
+        hold = holds.get(authorization)
+        if hold is None:
+            facts[order_id].captures_above += kind == "capture"  # a capture without a hold
+            continue
+        if kind == "void":
+            hold["voided"] += amount
+            hold["void_at"] = hold["void_at"] or _aware(created_at)
+            continue
+        hold["captured"] += amount
+        at = _aware(created_at)
+        released = hold["void_at"] is not None or (
+            hold["expires"] is not None and at is not None and at > hold["expires"]
+        )
+        facts[order_id].captures_after_release += bool(released)
+    for hold in holds.values():
+        f = facts[hold["order"]]
+        if hold["captured"] > hold["amount"]:
+            f.captures_above += 1
+        left = hold["amount"] - hold["captured"] - hold["voided"]
+        lapsed = hold["expires"] is not None and now >= hold["expires"]
+        if left > 0 and not lapsed:
+            f.held += left
+            f.open_holds += 1
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    if moment is None:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
 def describe(order_id: str, f: OrderFacts) -> str:
     """One human sentence for an inconsistent order."""
     problems = []
+    if f.captures_above:
+        problems.append(f"{f.captures_above} capture(s) above their hold")
+    if f.captures_after_release:
+        problems.append(f"{f.captures_after_release} capture(s) after the hold was released")
+    if f.open_holds:
+        problems.append(f"a hold of {f.held} left open")
     if f.charges > 1:
         problems.append(f"charged {f.charges} times")
     if f.net < 0:
-        problems.append(f"refunded {f.refunded} but charged only {f.charged}")
+        problems.append(f"refunded {f.refunded} but took only {f.taken}")
     elif f.net > 0 and not f.booked:
         problems.append(f"charged {f.net} but not shipped")
     if f.units_held and not f.booked:
@@ -236,5 +405,9 @@ def run_audit(engine: Engine, order_prefix: str | None = None) -> AuditReport:
         orphaned_charges=sum(1 for f in facts.values() if f.net > 0 and not f.booked),
         orphaned_reservations=sum(1 for f in facts.values() if f.units_held > 0 and not f.booked),
         oversold_units=oversold,
+        holds_left_open=sum(f.open_holds for f in facts.values()),
+        captures_above_authorization=sum(f.captures_above for f in facts.values()),
+        refunds_above_capture=sum(1 for f in facts.values() if f.net < 0),
+        money=MoneyTotals.of(facts.values()),
         states=states,
     )

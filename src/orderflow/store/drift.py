@@ -1,8 +1,9 @@
 """Reconciliation: compare the ledger, reservations and shipments with recorded outcomes.
 
 Reports every drift and, where it is safe, repairs it:
-- an order recorded FAILED or CANCELLED that still holds money, stock or a booked shipment
-  is refunded / released / cancelled (each repair is the saga's own idempotent step);
+- an order recorded FAILED or CANCELLED that still holds money (a hold or a capture),
+  stock or a booked shipment is voided and refunded / released / cancelled (each repair is
+  the saga's own idempotent step);
 - an order recorded COMPLETED that is not complete is only reported (a person decides);
 - an order that touched the outside world long ago but has no outcome is reported;
 - stock that is not conserved is reported.
@@ -65,8 +66,9 @@ def _repair(store: Store, order_id: str) -> str:
     """Undo what a failed order still holds, with the saga's idempotent steps."""
     shipments = store.cancel_shipment(order_id)
     stock = store.release(order_id)
+    void = store.void(order_id, idempotency_key(order_id, "void"))
     refund = store.refund(order_id, idempotency_key(order_id, "refund"))
     return (
         f"order {order_id}: cancelled {shipments.cancelled} shipment(s), released "
-        f"{stock.units} unit(s), refunded {refund.amount}"
+        f"{stock.units} unit(s), voided {void.amount}, refunded {refund.amount}"
     )

@@ -38,6 +38,7 @@ FORWARD = (
     "RECEIVED",
     "VALIDATED",
     "AWAITING_REVIEW",
+    "AUTHORIZED",
     "PAID",
     "RESERVED",
     "SHIPPING_QUOTED",
@@ -49,6 +50,7 @@ FINAL = ("COMPLETED", "FAILED", "CANCELLED")
 HELD, RELEASED = "held", "released"
 BOOKED, CANCELLED = "booked", "cancelled"
 CHARGE, REFUND = "charge", "refund"
+AUTHORIZE, CAPTURE, VOID = "authorize", "capture", "void"
 
 
 def idempotency_key(order_id: str, step: str) -> str:
@@ -78,13 +80,25 @@ class Records:
         with self.engine.begin() as conn:
             yield conn
 
-    def _note(self, conn: Connection, order_id: str, state: str, step: str, **values: Any) -> None:
+    def _note(
+        self,
+        conn: Connection,
+        order_id: str,
+        state: str,
+        step: str,
+        *,
+        unless: tuple[str, ...] = (),
+        **values: Any,
+    ) -> None:
         """Move the order's read-model row to ``state`` (at ``step``), if that may follow
-        its current state; ``values``: more columns to set (customer, total, ...)."""
+        its current state and it is not in ``unless``; ``values``: more columns to set
+        (customer, total, ...)."""
         conn.execute(self._insert_missing(conn, orders, {"order_id": order_id}))
         may: ColumnElement[bool] = true()
         if state in FORWARD:
-            may = orders.c.state.is_(None) | orders.c.state.in_(FORWARD)
+            may = orders.c.state.is_(None) | orders.c.state.in_(
+                [s for s in FORWARD if s not in unless]
+            )
         elif state in UNWINDING:
             may = orders.c.state.is_(None) | orders.c.state.not_in(FINAL)
         conn.execute(

@@ -13,6 +13,7 @@ from decimal import Decimal
 
 from sqlalchemy import func, select, update
 
+from orderflow.store.aftersale import SqlAfterSales
 from orderflow.store.ledger import SqlLedger
 from orderflow.store.progress import OrderProgress
 from orderflow.store.records import idempotency_key
@@ -24,7 +25,7 @@ from orderflow.store.views import ConsoleViews
 __all__ = ["Store", "idempotency_key"]
 
 
-class Store(SqlLedger, SqlStockroom, SqlShipmentBook, OrderProgress, ConsoleViews):
+class Store(SqlLedger, SqlStockroom, SqlShipmentBook, SqlAfterSales, OrderProgress, ConsoleViews):
     """All reads and writes of orderflow's own state (the SQL implementation of the ports)."""
 
     def create_schema(self) -> None:

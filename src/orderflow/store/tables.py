@@ -122,13 +122,40 @@ payments = Table(
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("order_id", String(64), ForeignKey("orders.order_id"), nullable=False, index=True),
-    Column("kind", String(16), nullable=False),  # charge | refund
+    # authorize | capture | void | refund; charge for orders taken the old way
+    Column("kind", String(16), nullable=False),
     Column("amount", Money, nullable=False),
     Column("idempotency_key", String(128), nullable=False, unique=True),
     Column("reference", String(64), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # A capture's or a void's hold (its authorize row's reference); a hold's lapse.
+    Column("authorization_ref", String(64), nullable=True),
+    Column("expires_at", DateTime(timezone=True), nullable=True),
+    # Why a refund after delivery was made (who, which lines); empty for the saga's own.
+    Column("note", String(500), nullable=True),
     CheckConstraint("amount >= 0", name="payment_amount_not_negative"),
     Index("payments_by_created", "created_at"),
+    Index("payments_by_authorization", "authorization_ref"),
+)
+
+# One row per refund or customer return after delivery. A refund: requested, then
+# refunded (or failed). A return: requested, received (the units go back on the shelf),
+# refunded; or expired when the items did not arrive within the window.
+returns = Table(
+    "returns",
+    metadata,
+    Column("return_id", String(64), primary_key=True),
+    Column("order_id", String(64), ForeignKey("orders.order_id"), nullable=False),
+    Column("kind", String(16), nullable=False),  # refund | return
+    Column("status", String(16), nullable=False),
+    Column("lines", Text, nullable=False),  # JSON: [{"sku": ..., "quantity": ...}]
+    Column("reason", String(500), nullable=False, server_default=""),
+    Column("amount", Money, nullable=True),
+    Column("due_at", DateTime(timezone=True), nullable=True),
+    Column("note", String(500), nullable=True),  # why a refund failed
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("updated_at", DateTime(timezone=True), nullable=True),
+    Index("returns_by_order", "order_id"),
 )
 
 shipments = Table(

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Row, and_, func, or_, select, true
 
-from orderflow.store.records import CHARGE, REFUND, Records
+from orderflow.store.records import CAPTURE, CHARGE, REFUND, Records
 from orderflow.store.tables import orders, payments, reconcile_runs, stock
 
 #: The columns of an order's row in the console's lists.
@@ -188,7 +188,8 @@ class ConsoleViews(Records):
         return list(rows), int(total)
 
     def ledger_by_day(self, *, since: datetime) -> list[tuple[str, Decimal, Decimal]]:
-        """(day, charged, refunded) for each day since ``since`` that has ledger rows."""
+        """(day, taken, refunded) for each day since ``since`` that has ledger rows; taken:
+        captured (and charged, the old way). Holds and voids move no money."""
         day = func.date(payments.c.created_at)
         with self.engine.connect() as conn:
             rows = conn.execute(
@@ -202,11 +203,24 @@ class ConsoleViews(Records):
             per_day.setdefault(str(when), {})[kind] = amount
         ordered = sorted(per_day.items(), reverse=True)
         zero = Decimal("0.00")
-        return [(d, k.get(CHARGE, zero), k.get(REFUND, zero)) for d, k in ordered]
+        return [
+            (d, k.get(CHARGE, zero) + k.get(CAPTURE, zero), k.get(REFUND, zero)) for d, k in ordered
+        ]
+
+    def ledger_totals(self) -> dict[str, Decimal]:
+        """The whole ledger's sum per kind (authorize, capture, void, refund, charge)."""
+        with self.engine.connect() as conn:
+            return {
+                kind: amount
+                for kind, amount in conn.execute(
+                    select(payments.c.kind, func.sum(payments.c.amount)).group_by(payments.c.kind)
+                )
+            }
 
     def money_check(self) -> tuple[Decimal, Decimal, Decimal]:
-        """(ledger net: charged - refunded, totals of COMPLETED orders, net still held by
-        orders not finished yet): the ledger reconciles when net = completed + in flight."""
+        """(ledger net: taken - refunded, what COMPLETED orders kept (their totals less their
+        refunds after delivery), net taken by orders not finished yet): the ledger
+        reconciles when net = completed + in flight. Taken: captured and charged."""
         with self.engine.connect() as conn:
             per_kind: dict[str, Decimal] = {
                 kind: amount
@@ -216,6 +230,12 @@ class ConsoleViews(Records):
             }
             completed = conn.scalar(
                 select(func.sum(orders.c.total)).where(orders.c.status == "COMPLETED")
+            )
+            done = select(orders.c.order_id).where(orders.c.status == "COMPLETED")
+            after_delivery = conn.scalar(
+                select(func.sum(payments.c.amount)).where(
+                    payments.c.kind == REFUND, payments.c.order_id.in_(done)
+                )
             )
             open_orders = select(orders.c.order_id).where(orders.c.status.is_(None))
             in_flight: dict[str, Decimal] = {
@@ -227,6 +247,9 @@ class ConsoleViews(Records):
                 )
             }
         zero = Decimal("0.00")
-        net = per_kind.get(CHARGE, zero) - per_kind.get(REFUND, zero)
-        held = in_flight.get(CHARGE, zero) - in_flight.get(REFUND, zero)
-        return net, completed if completed is not None else zero, held
+
+        def taken(kinds: dict[str, Decimal]) -> Decimal:
+            return kinds.get(CHARGE, zero) + kinds.get(CAPTURE, zero) - kinds.get(REFUND, zero)
+
+        kept = (completed or zero) - (after_delivery or zero)
+        return taken(per_kind), kept, taken(in_flight)

@@ -21,9 +21,14 @@ from orderflow.domain.allocation import allocate
 from orderflow.domain.catalog import WAREHOUSES
 from orderflow.domain.errors import BusinessError, InvalidOrder
 from orderflow.domain.models import (
+    AfterSale,
+    AfterSaleStatus,
     AllocationPlan,
+    AuthorizationReceipt,
     CancelShipmentReceipt,
+    CaptureReceipt,
     PaymentReceipt,
+    PaymentReleaseReceipt,
     Receipt,
     RefundReceipt,
     ReleaseReceipt,
@@ -38,7 +43,10 @@ from orderflow.store.db import display_url
 from orderflow.store.drift import ReconcileReport, reconcile
 from orderflow.store.repository import Store, idempotency_key
 from orderflow.workflows.messages import (
+    AfterSaleRequest,
     AllocateRequest,
+    AuthorizeRequest,
+    CaptureRequest,
     CompensationAction,
     CompensationRequest,
     ManualCompensation,
@@ -193,6 +201,47 @@ class OrderActivities:
             lambda: self.gateway.charge(req.order_id, req.amount, req.payment_token, key),
         )
 
+    @activity.defn(name="authorize_payment")
+    def authorize_payment(self, req: AuthorizeRequest) -> AuthorizationReceipt:
+        """Hold the total on the card (key: order + hold number); a re-authorization
+        (``sequence`` > 1) then voids the hold it replaces."""
+        again = req.sequence > 1
+        key = idempotency_key(req.order_id, "authorize" + (f":{req.sequence}" if again else ""))
+        receipt = _call(
+            req.order_id,
+            f"{'re-' if again else ''}authorization of {req.amount}",
+            lambda: self.gateway.authorize(
+                req.order_id,
+                req.amount,
+                req.payment_token,
+                key,
+                expires_at=req.expires_at,
+                again=again,
+            ),
+        )
+        if again and req.replaces:
+            _call(
+                req.order_id,
+                f"void of the replaced hold {req.replaces}",
+                lambda: self.gateway.void_hold(
+                    req.order_id,
+                    req.replaces,
+                    idempotency_key(req.order_id, f"void:{req.replaces}"),
+                ),
+            )
+        return receipt
+
+    @activity.defn(name="capture_payment")
+    def capture_payment(self, req: CaptureRequest) -> CaptureReceipt:
+        """Take one parcel's share from the hold (key: order + warehouse)."""
+        key = idempotency_key(req.order_id, f"capture:{req.warehouse}")
+        receipt = _call(
+            req.order_id,
+            f"capture of {req.amount} for the parcel from {req.warehouse}",
+            lambda: self.gateway.capture(req.order_id, req.authorization, req.amount, key),
+        )
+        return receipt.model_copy(update={"warehouse": req.warehouse})
+
     @activity.defn(name="allocate_inventory")
     def allocate_inventory(self, req: AllocateRequest) -> AllocationPlan:
         """Plan which warehouse ships which lines, from a snapshot of availability."""
@@ -242,7 +291,7 @@ class OrderActivities:
     @activity.defn(name="record_manual_compensation")
     def record_manual_compensation(
         self, req: ManualCompensation
-    ) -> RefundReceipt | ReleaseReceipt | CancelShipmentReceipt:
+    ) -> RefundReceipt | ReleaseReceipt | CancelShipmentReceipt | PaymentReleaseReceipt:
         """An operator did a compensation by hand: write it to the database directly.
 
         The (simulated) service is bypassed on purpose: it is what kept failing.
@@ -257,6 +306,12 @@ class OrderActivities:
         )
         if req.action is CompensationAction.REFUND_PAYMENT:
             return self.store.refund(req.order_id, idempotency_key(req.order_id, "refund"))
+        if req.action is CompensationAction.RELEASE_PAYMENT:
+            voided = self.store.void(req.order_id, idempotency_key(req.order_id, "void"))
+            refunded = self.store.refund(req.order_id, idempotency_key(req.order_id, "refund"))
+            return PaymentReleaseReceipt(
+                order_id=req.order_id, refunded=refunded.amount, voided=voided.amount
+            )
         if req.action is CompensationAction.RELEASE_INVENTORY:
             return self.store.release(req.order_id)
         return self.store.cancel_shipment(req.order_id)
@@ -279,6 +334,30 @@ class OrderActivities:
             self._parks(req.order_id, "refund_payment"),
         )
 
+    @activity.defn(name="release_payment")
+    def release_payment(self, req: CompensationRequest) -> PaymentReleaseReceipt:
+        """Compensation: void what the card still holds, and refund exactly what was
+        captured (nothing, before the first parcel shipped)."""
+        parks = self._parks(req.order_id, "release_payment")
+        voided = _call(
+            req.order_id,
+            "void",
+            lambda: self.gateway.void(req.order_id, idempotency_key(req.order_id, "void")),
+            parks,
+        )
+        refunded = _call(
+            req.order_id,
+            "refund",
+            lambda: self.gateway.refund(req.order_id, idempotency_key(req.order_id, "refund")),
+            parks,
+        )
+        return PaymentReleaseReceipt(
+            order_id=req.order_id,
+            refunded=refunded.amount,
+            voided=voided.amount,
+            attempt=activity.info().attempt,
+        )
+
     @activity.defn(name="release_inventory")
     def release_inventory(self, req: CompensationRequest) -> ReleaseReceipt:
         """Compensation: put held stock back on the shelf."""
@@ -299,6 +378,62 @@ class OrderActivities:
             self._parks(req.order_id, "cancel_shipment"),
         )
 
+    # -- after delivery ---------------------------------------------------------------------
+
+    @activity.defn(name="refund_after_sale")
+    def refund_after_sale(self, req: AfterSaleRequest) -> AfterSale:
+        """Pay out a refund or a return's refund once (key: order + refund id), then mark
+        it refunded."""
+        sale = req.sale
+        what = f"{sale.kind.value} {sale.return_id}"
+        refunded = _call(
+            sale.order_id,
+            f"refund of {sale.amount} ({what})",
+            lambda: self.gateway.refund_amount(
+                sale.order_id,
+                sale.amount,
+                idempotency_key(sale.order_id, f"refund:{sale.return_id}"),
+                note=f"{what}: {sale.reason}",
+            ),
+        )
+        return self.store.set_after_sale(
+            sale.return_id, AfterSaleStatus.REFUNDED, amount=refunded.amount
+        )
+
+    @activity.defn(name="restock_return")
+    def restock_return(self, req: AfterSaleRequest) -> AfterSale:
+        """A return's items arrived: put its units back on the shelves they shipped from
+        (once per return)."""
+        sale = req.sale
+        units = self.store.restock_return(sale.order_id, sale.return_id, sale.lines)
+        log.info(
+            "order %s: return %s received (%s); %d unit(s) back on the shelf",
+            sale.order_id,
+            sale.return_id,
+            req.note or "received",
+            units,
+            extra={"order_id": sale.order_id},
+        )
+        found = self.store.after_sale(sale.return_id)
+        if found is None:  # pragma: no cover - the row is written before the workflow starts
+            raise ApplicationError(f"no return {sale.return_id}", non_retryable=True)
+        return found
+
+    @activity.defn(name="close_after_sale")
+    def close_after_sale(self, req: AfterSaleRequest) -> AfterSale:
+        """A refund or return ended without money moving: expired, or the refund failed."""
+        status = req.status or AfterSaleStatus.FAILED
+        log.warning(
+            "order %s: %s %s %s: %s",
+            req.sale.order_id,
+            req.sale.kind.value,
+            req.sale.return_id,
+            status.value,
+            req.note,
+            extra={"order_id": req.sale.order_id},
+        )
+        return self.store.set_after_sale(req.sale.return_id, status, note=req.note)
+
     def _parks(self, order_id: str, action: str) -> Callable[[str], None]:
         """What a compensation that gave up leaves in the read model: NEEDS_ATTENTION, and
         why."""
@@ -309,14 +444,20 @@ class OrderActivities:
         return [
             self.validate_order,
             self.process_payment,
+            self.authorize_payment,
+            self.capture_payment,
             self.allocate_inventory,
             self.reserve_inventory,
             self.calculate_shipping,
             self.schedule_shipment,
             self.refund_payment,
+            self.release_payment,
             self.release_inventory,
             self.cancel_shipment,
             self.record_outcome,
             self.record_manual_compensation,
             self.reconcile,
+            self.refund_after_sale,
+            self.restock_return,
+            self.close_after_sale,
         ]

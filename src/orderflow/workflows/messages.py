@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -9,6 +10,9 @@ from pydantic import BaseModel, Field, model_validator
 
 from orderflow.domain.catalog import DEFAULT_WAREHOUSE
 from orderflow.domain.models import (
+    AfterSale,
+    AfterSaleStatus,
+    AuthorizationReceipt,
     Order,
     OrderTotal,
     PaymentReceipt,
@@ -36,6 +40,8 @@ class Step(Vocabulary):
     INVENTORY = "inventory"
     SHIPPING_QUOTE = "shipping_quote"
     SHIPMENT = "shipment"
+    #: Taking a parcel's share from the card's hold once the parcel's shipment is booked.
+    CAPTURE = "capture"
     OUTCOME = "outcome"
     REVIEW = "review"
 
@@ -52,6 +58,7 @@ STEPS: tuple[Step, ...] = (
     Step.INVENTORY,
     Step.SHIPPING_QUOTE,
     Step.SHIPMENT,
+    Step.CAPTURE,
 )
 
 
@@ -105,6 +112,8 @@ class CompensationAction(Vocabulary):
     REFUND_PAYMENT = "refund_payment"
     RELEASE_INVENTORY = "release_inventory"
     CANCEL_SHIPMENT = "cancel_shipment"
+    #: Orders taken by authorization: void the hold, and refund exactly what was captured.
+    RELEASE_PAYMENT = "release_payment"
 
 
 class ShipmentStatus(Vocabulary):
@@ -130,15 +139,26 @@ class ResolutionAction(Vocabulary):
 
     @property
     def settles(self) -> CompensationAction | None:
-        """The compensation this records as done by hand (None: retry them all)."""
-        return _SETTLES[self]
+        """The compensation this records as done by hand (None: retry them all); for
+        ``mark_refunded`` the old-style refund (``settling`` finds the one owed)."""
+        return _SETTLES[self][0] if _SETTLES[self] else None
+
+    def settling(self, owed: list[CompensationAction]) -> CompensationAction | None:
+        """Which of the ``owed`` compensations this records as done by hand (None: none
+        it could settle; also for ``retry``, which settles them all)."""
+        return next((action for action in _SETTLES[self] if action in owed), None)
 
 
-_SETTLES: dict[ResolutionAction, CompensationAction | None] = {
-    ResolutionAction.RETRY: None,
-    ResolutionAction.MARK_REFUNDED: CompensationAction.REFUND_PAYMENT,
-    ResolutionAction.MARK_RELEASED: CompensationAction.RELEASE_INVENTORY,
-    ResolutionAction.MARK_CANCELLED: CompensationAction.CANCEL_SHIPMENT,
+_SETTLES: dict[ResolutionAction, tuple[CompensationAction, ...]] = {
+    ResolutionAction.RETRY: (),
+    # The money came back by hand: an old-style refund, or a released payment (the hold
+    # voided and the captures refunded).
+    ResolutionAction.MARK_REFUNDED: (
+        CompensationAction.REFUND_PAYMENT,
+        CompensationAction.RELEASE_PAYMENT,
+    ),
+    ResolutionAction.MARK_RELEASED: (CompensationAction.RELEASE_INVENTORY,),
+    ResolutionAction.MARK_CANCELLED: (CompensationAction.CANCEL_SHIPMENT,),
 }
 
 
@@ -176,6 +196,9 @@ class OrderOptions(BaseModel):
     #: orders started before this option existed ran (so their histories replay); new
     #: orders get ``ORDERFLOW_ACTIVITY_MODE`` (default ``mixed``) from ``order_options``.
     activity_mode: ActivityMode = ActivityMode.REGULAR
+    #: How long the card's hold lasts (a gateway's usual 7 days); an order still waiting
+    #: when a seventh of it is left re-authorizes.
+    authorization_ttl_s: float = 7 * 24 * 3600
 
 
 class OrderInput(BaseModel):
@@ -227,6 +250,30 @@ class PaymentRequest(BaseModel):
     order_id: str
     amount: Decimal
     payment_token: str
+
+
+class AuthorizeRequest(BaseModel):
+    """Hold ``amount`` on the card until ``expires_at`` (the workflow's clock decides).
+
+    ``sequence`` counts the order's holds: 1 for the first, more for a re-authorization,
+    which then voids the hold it ``replaces``.
+    """
+
+    order_id: str
+    amount: Decimal
+    payment_token: str
+    expires_at: datetime
+    sequence: int = 1
+    replaces: str = ""
+
+
+class CaptureRequest(BaseModel):
+    """Take one parcel's share from the hold, once its shipment is booked."""
+
+    order_id: str
+    authorization: str
+    amount: Decimal
+    warehouse: str = DEFAULT_WAREHOUSE
 
 
 class AllocateRequest(BaseModel):
@@ -286,6 +333,8 @@ class ShipmentOutcome(BaseModel):
     quote: ShippingQuote | None = None
     tracking_number: str | None = None
     error: str = ""
+    #: The parcel's share of the total, taken from the card's hold when it shipped.
+    captured: Decimal | None = None
 
 
 class CancelRequest(BaseModel):
@@ -354,6 +403,8 @@ class OrderResult(BaseModel):
     #: results recorded before this field existed).
     lines: list[PricedLine] = Field(default_factory=list)
     payment: PaymentReceipt | None = None
+    #: The card's hold (orders taken by authorization; ``payment`` for those charged).
+    authorization: AuthorizationReceipt | None = None
     shipments: list[ShipmentOutcome] = Field(default_factory=list)
     compensations: list[CompensationRecord] = Field(default_factory=list)
     attempts: dict[str, int] = Field(default_factory=dict)
@@ -397,6 +448,58 @@ class OrderState(BaseModel):
     #: Where this state was read: the running workflow, a finished one's history, or the
     #: store's read model (running, but no worker answers; ``note`` says why).
     seen_in: Literal["workflow", "history", "database"] = "workflow"
+    note: str = ""
+    #: The card's hold, while the order holds one.
+    authorization: AuthorizationReceipt | None = None
+    #: The order's money as the ledger has it, and its returns (the order service adds
+    #: them from the store; the workflow's query leaves them empty).
+    money: OrderMoney | None = None
+    returns: list[AfterSale] = Field(default_factory=list)
+
+
+class OrderMoney(BaseModel):
+    """One order's money: held, taken, voided, refunded, and what the shop keeps."""
+
+    authorized: Decimal = Decimal("0.00")
+    captured: Decimal = Decimal("0.00")
+    #: Taken the old way (authorize and capture at once).
+    charged: Decimal = Decimal("0.00")
+    voided: Decimal = Decimal("0.00")
+    refunded: Decimal = Decimal("0.00")
+    kept: Decimal = Decimal("0.00")
+    #: Still held on the card (neither captured, voided nor lapsed).
+    held: Decimal = Decimal("0.00")
+    #: What a refund may still give back: kept, less refunds and returns under way.
+    refundable: Decimal = Decimal("0.00")
+
+
+class AfterSaleInput(BaseModel):
+    """A refund or return workflow's argument: the row the service recorded, and how long
+    a return waits for its items."""
+
+    sale: AfterSale
+    #: How long a return waits for its items before it expires (unused by a refund).
+    window_s: float = 30 * 24 * 3600
+    #: The refund is money owed: it retries like a compensation.
+    retries: RetryOptions = Field(
+        default_factory=lambda: RetryOptions(
+            max_attempts=20, initial_interval_ms=500, backoff=2.0, max_interval_ms=10_000
+        )
+    )
+
+
+class ReceiveRequest(BaseModel):
+    """A return's items arrived (who took them in, and a note)."""
+
+    operator: str = ""
+    note: str = ""
+
+
+class AfterSaleRequest(BaseModel):
+    """An activity's argument: the refund or return, and who acts."""
+
+    sale: AfterSale
+    status: AfterSaleStatus | None = None
     note: str = ""
 
 

@@ -60,5 +60,9 @@ def count_outcome(result: OrderResult) -> None:
         compensations.add(
             1, {"action": record.action.value, "reason": reason, "ok": str(record.ok).lower()}
         )
-        if record.action is CompensationAction.REFUND_PAYMENT and record.undid_something:
+        refunded = record.action is CompensationAction.REFUND_PAYMENT or (
+            record.action is CompensationAction.RELEASE_PAYMENT
+            and record.detail.startswith("refunded")
+        )
+        if refunded and record.undid_something:
             refunds.add(1, {"reason": reason})

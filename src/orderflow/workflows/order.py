@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 from temporalio import workflow
@@ -17,19 +18,23 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from orderflow.domain.models import (
+        AuthorizationReceipt,
+        CaptureReceipt,
         Order,
         OrderTotal,
         PaymentReceipt,
         PricedLine,
         ValidatedOrder,
     )
-    from orderflow.domain.pricing import order_digest, price_order
+    from orderflow.domain.pricing import order_digest, price_order, split_total
     from orderflow.domain.status import OrderStatus
     from orderflow.workflows.activities import OrderActivities
     from orderflow.workflows.messages import (
         LOCAL_STEPS,
         AllocateRequest,
+        AuthorizeRequest,
         CancelRequest,
+        CaptureRequest,
         CompensationAction,
         ManualCompensation,
         OrderInput,
@@ -42,6 +47,7 @@ with workflow.unsafe.imports_passed_through():
         QuoteRequest,
         ReserveRequest,
         Resolution,
+        ResolutionAction,
         ReviewDecision,
         ShipmentOutcome,
         ShipmentRequest,
@@ -65,6 +71,10 @@ PATCH_PARK_FOR_OPERATOR = "park-for-operator"
 #: Patch id of the change that ends failed and cancelled orders as failed workflows (v5), so
 #: Temporal's UI shows them apart from completed ones.
 PATCH_FAIL_VISIBLY = "fail-visibly"
+#: Patch id of the change that takes payment as shops do (v6): authorize the total, capture
+#: each parcel's share when it ships, void what does not ship; re-authorize a hold about
+#: to lapse. Orders started before it charge at once and refund on failure, as they did.
+PATCH_AUTHORIZE_CAPTURE = "authorize-capture"
 #: The error type a failed / cancelled order's workflow ends with (the result attached).
 ENDINGS = {OrderStatus.FAILED: "OrderFailed", OrderStatus.CANCELLED: "OrderCancelled"}
 
@@ -87,6 +97,13 @@ class OrderWorkflow:
         self._resolution: Resolution | None = None
         self._parked = False
         self._result: OrderResult | None = None
+        #: The card's hold (orders taken by authorization), each parcel's share of the
+        #: total, and the hold's keeper (it re-authorizes before the hold lapses).
+        self._authorization: AuthorizationReceipt | None = None
+        self._shares: dict[str, Decimal] = {}
+        self._keeper: asyncio.Task[None] | None = None
+        self._capturing = False
+        self._reauthorizing = False
 
     # -- messages ---------------------------------------------------------------------------
 
@@ -109,6 +126,7 @@ class OrderWorkflow:
             invalid=self._result.invalid if self._result else None,
             failed_step=self._result.failed_step if self._result else "",
             owed=self._saga.failed_actions() if self._saga else [],
+            authorization=self._authorization,
         )
 
     @workflow.update
@@ -179,7 +197,15 @@ class OrderWorkflow:
 
     @review.validator
     def _validate_review(self, decision: ReviewDecision) -> None:
-        if self._status is not OrderStatus.AWAITING_REVIEW:
+        # A decision may also arrive while a risky order is being authorized, just before
+        # its wait for review begins (it then does not wait).
+        early = (
+            self._needs_review()
+            and self._review is None
+            and self._stop_reason is None
+            and self._status in (OrderStatus.VALIDATED, OrderStatus.AUTHORIZED)
+        )
+        if self._status is not OrderStatus.AWAITING_REVIEW and not early:
             raise ValueError(f"the order is {self._status.value}, not awaiting review")
 
     @workflow.update
@@ -193,12 +219,15 @@ class OrderWorkflow:
     def _validate_resolve(self, resolution: Resolution) -> None:
         if not self._parked:
             raise ValueError(f"the order is {self._status.value}, not waiting for an operator")
-        owed = resolution.action.settles
         assert self._saga is not None
         still_owed = self._saga.failed_actions()
-        if owed is not None and owed not in still_owed:
+        if resolution.action is not ResolutionAction.RETRY and (
+            resolution.action.settling(still_owed) is None
+        ):
+            settles = resolution.action.settles
+            named = settles.value if settles is not None else resolution.action.value
             raise ValueError(
-                f"{owed.value} is not owed; still owed: {', '.join(a.value for a in still_owed)}"
+                f"{named} is not owed; still owed: {', '.join(a.value for a in still_owed)}"
             )
 
     @workflow.update
@@ -247,6 +276,8 @@ class OrderWorkflow:
             await self._record_outcome(result, inp)
             raise
         self._finish(result, saga)
+        if self._keeper is not None:
+            await self._keeper  # it sees the result and ends
         await self._record_outcome(result, inp)
         await workflow.wait_condition(workflow.all_handlers_finished)
         ending = ENDINGS.get(result.status)
@@ -293,9 +324,17 @@ class OrderWorkflow:
         """The six steps (allocation to warehouses before the reservation)."""
         validated = await self._validate()
         result.total = self._calculate_total(validated)
-        if self._needs_review():
-            await self._await_review()
-        result.payment = await self._charge(result.total)
+        if workflow.patched(PATCH_AUTHORIZE_CAPTURE):
+            # As shops take money: a hold on the card now; each parcel's share is taken
+            # when it ships, the rest voided. A risky order waits for review on its hold.
+            result.authorization = await self._authorize(result.total)
+            self._keeper = asyncio.ensure_future(self._keep_authorized())
+            if self._needs_review():
+                await self._await_review(then=OrderStatus.AUTHORIZED)
+        else:
+            if self._needs_review():
+                await self._await_review()
+            result.payment = await self._charge(result.total)
         result.shipments = await self._allocate(validated)
         await self._reserve()
         await self._quote_shipping()
@@ -338,6 +377,84 @@ class OrderWorkflow:
         self._set_status(OrderStatus.PAID)
         return receipt
 
+    async def _authorize(self, total: OrderTotal) -> AuthorizationReceipt:
+        order = self._order
+        assert self._inp is not None
+        self._saga_or_fail().register(
+            Step.PAYMENT, CompensationAction.RELEASE_PAYMENT, Acts.release_payment, order.order_id
+        )
+        ttl = timedelta(seconds=self._inp.options.authorization_ttl_s)
+        receipt: AuthorizationReceipt = await self._step(
+            Step.PAYMENT,
+            Acts.authorize_payment,
+            AuthorizeRequest(
+                order_id=order.order_id,
+                amount=total.total,
+                payment_token=order.payment_token,
+                expires_at=workflow.now() + ttl,
+            ),
+            f"authorize {total.total}",
+        )
+        self._authorization = receipt
+        self._set_status(OrderStatus.AUTHORIZED)
+        return receipt
+
+    async def _keep_authorized(self) -> None:
+        """Re-authorize before the hold lapses, on a durable timer, while the order still
+        waits (a seventh of the hold's life before it ends); a declined re-authorization
+        cancels the order. Ends once the first parcel captures, or the order ends."""
+        assert self._inp is not None
+        inp = self._inp
+        ttl = timedelta(seconds=inp.options.authorization_ttl_s)
+        sequence = 1
+
+        def over() -> bool:
+            return self._capturing or self._result is not None or self._stop_reason is not None
+
+        while not over():
+            hold = self._authorization
+            assert hold is not None
+            left = hold.expires_at - workflow.now() - ttl / 7
+            try:
+                await workflow.wait_condition(
+                    over,
+                    timeout=max(left, timedelta(seconds=1)),
+                    timeout_summary="re-authorize the card's hold before it lapses",
+                )
+                return
+            except asyncio.TimeoutError:
+                pass
+            sequence += 1
+            self._reauthorizing = True
+            try:
+                self._authorization = await run_activity(
+                    Acts.authorize_payment,
+                    AuthorizeRequest(
+                        order_id=inp.order.order_id,
+                        amount=hold.amount,
+                        payment_token=inp.order.payment_token,
+                        expires_at=workflow.now() + ttl,
+                        sequence=sequence,
+                        replaces=hold.reference,
+                    ),
+                    inp.options.steps,
+                    f"re-authorize {hold.amount} (the hold lapses {hold.expires_at:%Y-%m-%d})",
+                )
+            except ActivityError as err:
+                workflow.logger.warning(
+                    "order %s: re-authorization failed: %s",
+                    inp.order.order_id,
+                    describe_error(err),
+                )
+                if self._stop_reason is None:
+                    self._stop_reason = (
+                        "the card's hold was about to lapse and re-authorization failed: "
+                        f"{describe_error(err)}"
+                    )
+                return
+            finally:
+                self._reauthorizing = False
+
     async def _allocate(self, validated: ValidatedOrder) -> list[ShipmentOutcome]:
         plan = await self._step(
             Step.ALLOCATION,
@@ -345,6 +462,15 @@ class OrderWorkflow:
             AllocateRequest(order_id=self._order.order_id, lines=validated.lines),
             "allocate stock to warehouses",
         )
+        if self._authorization is not None and self._total is not None:
+            # What each parcel captures when it ships: the total, shared by goods value.
+            self._shares = split_total(
+                self._total.total,
+                {
+                    warehouse: sum((line.amount for line in lines), Decimal("0"))
+                    for warehouse, lines in plan.parcels.items()
+                },
+            )
         return self._parcels.plan(plan.parcels)
 
     async def _reserve(self) -> None:
@@ -368,6 +494,10 @@ class OrderWorkflow:
             Acts.cancel_shipment,
             self._order.order_id,
         )
+        if self._authorization is not None:
+            # From the first capture on, the hold is what it is: no re-authorization.
+            self._capturing = True
+            await workflow.wait_condition(lambda: not self._reauthorizing)
         await self._parcels.each(ShipmentStatus.BOOKED, self._book_parcel)
 
     # -- one warehouse's parcel -------------------------------------------------------------
@@ -407,6 +537,22 @@ class OrderWorkflow:
             warehouse=warehouse,
         )
         self._parcels[warehouse].tracking_number = receipt.tracking_number
+        hold = self._authorization
+        if hold is not None:
+            share = self._shares[warehouse]
+            captured: CaptureReceipt = await self._step(
+                Step.CAPTURE,
+                Acts.capture_payment,
+                CaptureRequest(
+                    order_id=self._order.order_id,
+                    authorization=hold.reference,
+                    amount=share,
+                    warehouse=warehouse,
+                ),
+                f"capture {share} for the parcel from {warehouse}",
+                warehouse=warehouse,
+            )
+            self._parcels[warehouse].captured = captured.amount
 
     async def _step(
         self,
@@ -432,7 +578,7 @@ class OrderWorkflow:
         assert self._saga is not None
         return self._saga
 
-    async def _await_review(self) -> None:
+    async def _await_review(self, then: OrderStatus = OrderStatus.VALIDATED) -> None:
         assert self._inp is not None
         inp = self._inp
         self._set_status(OrderStatus.AWAITING_REVIEW)
@@ -441,6 +587,10 @@ class OrderWorkflow:
             await workflow.wait_condition(
                 lambda: self._review is not None or self._stop_reason is not None,
                 timeout=timedelta(seconds=inp.options.review_timeout_s),
+                # Orders before v6 gave none; the console tells the review window by it.
+                timeout_summary=(
+                    "review window" if workflow.patched(PATCH_AUTHORIZE_CAPTURE) else None
+                ),
             )
         except asyncio.TimeoutError:
             raise Stopped(
@@ -452,7 +602,7 @@ class OrderWorkflow:
         if not self._review.approved:
             who = f" by {self._review.reviewer}" if self._review.reviewer else ""
             raise Stopped(f"rejected in review{who}: {self._review.note or 'no reason given'}")
-        self._set_status(OrderStatus.VALIDATED)
+        self._set_status(then)
 
     # -- helpers ----------------------------------------------------------------------------
 
@@ -470,6 +620,9 @@ class OrderWorkflow:
     async def _unwind(self, saga: Saga, final: OrderStatus) -> None:
         if self._status is not OrderStatus.CANCELLING:
             self._set_status(OrderStatus.COMPENSATING)
+        if self._authorization is not None:
+            self._capturing = True  # the keeper stops: the hold is released next
+            await workflow.wait_condition(lambda: not self._reauthorizing)
         await saga.compensate()
         self._parcels.undone()
         if saga.failed and workflow.patched(PATCH_PARK_FOR_OPERATOR):
@@ -493,7 +646,11 @@ class OrderWorkflow:
             resolution = self._resolution
             assert resolution is not None
             self._set_status(OrderStatus.COMPENSATING)
-            owed = resolution.action.settles
+            owed = (
+                None
+                if resolution.action is ResolutionAction.RETRY
+                else resolution.action.settling(saga.failed_actions())
+            )
             if owed is None:
                 await saga.retry_failed()
             else:

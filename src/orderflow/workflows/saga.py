@@ -17,6 +17,7 @@ from temporalio.exceptions import ActivityError, ApplicationError, RetryState
 with workflow.unsafe.imports_passed_through():
     from orderflow.domain.models import (
         CancelShipmentReceipt,
+        PaymentReleaseReceipt,
         Receipt,
         RefundReceipt,
         ReleaseReceipt,
@@ -66,6 +67,12 @@ def _outcome(receipt: Receipt) -> tuple[bool, str]:
         return receipt.units > 0, (
             f"released {receipt.units} unit(s)" if receipt.units else "no stock was held"
         )
+    if isinstance(receipt, PaymentReleaseReceipt):
+        done = [
+            *([f"refunded {receipt.refunded} captured"] if receipt.refunded > 0 else []),
+            *([f"voided the hold of {receipt.voided}"] if receipt.voided > 0 else []),
+        ]
+        return bool(done), ", ".join(done) or "nothing was held or taken"
     if isinstance(receipt, CancelShipmentReceipt):
         return receipt.cancelled > 0, (
             f"cancelled {receipt.cancelled} shipment(s)"

@@ -71,6 +71,11 @@ class ChaosFigures(BaseModel):
     oversold_units: int
     lost: int
     seconds: float
+    #: Authorize/capture: holds neither captured nor voided, captures above their hold,
+    #: refunds above what was taken (each 0 when the money is right).
+    holds_left_open: int = 0
+    captures_above_authorization: int = 0
+    refunds_above_capture: int = 0
     kill_every: float
     mean_kill_interval_s: float
     attempt_timeout_s: float
@@ -99,6 +104,9 @@ class ChaosFigures(BaseModel):
             duplicate_charges=audit.duplicate_charges,
             orphaned=audit.orphaned_charges + audit.orphaned_reservations,
             oversold_units=audit.oversold_units,
+            holds_left_open=audit.holds_left_open,
+            captures_above_authorization=audit.captures_above_authorization,
+            refunds_above_capture=audit.refunds_above_capture,
             lost=report.lost,
             seconds=round(report.seconds, 1),
             kill_every=plan.kill_every,
@@ -131,6 +139,10 @@ class ChaosFigures(BaseModel):
             ("duplicate charges", self.duplicate_charges),
             ("orphaned charges/stock", self.orphaned),
             ("oversold units", self.oversold_units),
+            ("holds left open", self.holds_left_open),
+            ("captures above authorization", self.captures_above_authorization),
+            ("refunds above capture", self.refunds_above_capture),
+            ("money", self.audit.money.line()),
             ("seconds", self.seconds),
             ("audit", "clean" if self.audit.ok else "VIOLATIONS"),
         ]
