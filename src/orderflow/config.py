@@ -83,6 +83,10 @@ class Settings(BaseSettings):
         default="default", validation_alias=AliasChoices("TEMPORAL_NAMESPACE")
     )
     task_queue: str = "orders"
+    #: gRPC compression of every message to and from Temporal: ``auto`` (default) sends
+    #: them uncompressed when the server is on this machine (loopback: gzip there is CPU
+    #: spent on both ends for nothing) and gzipped otherwise; ``gzip`` or ``none`` force it.
+    grpc_compression: str = Field(default="auto", pattern="^(auto|gzip|none)$")
     ui_port: int = 8233
 
     payment_failure_rate: float = Field(default=0.20, ge=0.0, le=1.0)

@@ -46,3 +46,19 @@ def test_client_certificates_in_the_environment_configure_mutual_tls(tmp_path: P
     assert tls.client_cert == b"CERT"
     assert tls.client_private_key == b"KEY"
     assert tls.server_root_ca_cert == b"CA"
+
+
+def test_grpc_messages_go_uncompressed_on_loopback_and_gzipped_elsewhere() -> None:
+    from temporalio.service import GrpcCompression
+
+    from orderflow.temporal.client import compression_for
+
+    for address in ("127.0.0.1:7233", "localhost:7233", "[::1]:7233"):
+        assert compression_for(Settings(temporal_address=address)) is GrpcCompression.NONE
+    remote = Settings(temporal_address="temporal.example:7233")
+    assert compression_for(remote) is GrpcCompression.GZIP
+    forced = Settings(temporal_address="127.0.0.1:7233", grpc_compression="gzip")
+    assert compression_for(forced) is GrpcCompression.GZIP
+    assert compression_for(remote.model_copy(update={"grpc_compression": "none"})) is (
+        GrpcCompression.NONE
+    )

@@ -3,6 +3,7 @@ runtime, and the search attributes the workflows write."""
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping, Sequence
 
 from temporalio.client import Client
@@ -10,6 +11,7 @@ from temporalio.common import SearchAttributeKey
 from temporalio.converter import DataConverter
 from temporalio.envconfig import ClientConfig, ClientConnectConfig
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
+from temporalio.service import GrpcCompression
 
 from orderflow.config import Settings
 from orderflow.temporal.codec import data_converter
@@ -29,12 +31,31 @@ def connect_config(settings: Settings, env: Mapping[str, str] | None = None) -> 
     return config
 
 
+def compression_for(settings: Settings) -> GrpcCompression:
+    """``ORDERFLOW_GRPC_COMPRESSION``: ``auto`` is none on loopback, gzip elsewhere."""
+    if settings.grpc_compression == "gzip":
+        return GrpcCompression.GZIP
+    if settings.grpc_compression == "none":
+        return GrpcCompression.NONE
+    host = settings.temporal_address.rsplit(":", 1)[0].strip("[]")
+    loopback = host == "localhost" or _is_loopback(host)
+    return GrpcCompression.NONE if loopback else GrpcCompression.GZIP
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 async def connect(settings: Settings, runtime: Runtime | None = None) -> Client:
     """A client that carries Decimal (and every pydantic model) exactly."""
     return await Client.connect(
         **connect_config(settings),
         data_converter=converter_for(settings),
         runtime=runtime,
+        grpc_compression=compression_for(settings),
     )
 
 
