@@ -35,7 +35,7 @@ def stocked(store: Store) -> Store:
 
 
 def test_an_empty_database_passes_the_audit(stocked: Store, engine: Engine) -> None:
-    report = run_audit(engine)
+    report = run_audit(engine, keep_states=True)
 
     assert report.ok
     assert report.violations == []
@@ -48,7 +48,7 @@ def test_a_charged_reserved_and_shipped_order_is_complete(
     order_id = new_order_id("done")
     complete_order(stocked, order_id)
 
-    report = run_audit(engine)
+    report = run_audit(engine, keep_states=True)
 
     assert report.ok, report.violations
     assert report.states == {order_id: "complete"}
@@ -68,7 +68,7 @@ def test_a_failed_and_fully_compensated_order_is_clean(
     stocked.refund(order_id, f"{order_id}:refund")
     stocked.cancel_shipment(order_id)
 
-    report = run_audit(engine)
+    report = run_audit(engine, keep_states=True)
 
     assert report.ok, report.violations
     assert report.states == {order_id: "clean"}
@@ -81,7 +81,7 @@ def test_a_charge_without_a_shipment_is_reported_as_charged_but_not_shipped(
     order_id = new_order_id("orphan")
     stocked.charge(order_id, Decimal("12.00"), f"{order_id}:charge")
 
-    report = run_audit(engine)
+    report = run_audit(engine, keep_states=True)
 
     assert not report.ok
     assert report.violations == [f"order {order_id}: charged 12.00 but not shipped"]
@@ -96,7 +96,7 @@ def test_two_charges_under_different_keys_are_reported_as_a_duplicate_charge(
     stocked.charge(order_id, Decimal("24.97"), f"{order_id}:attempt-1")
     complete_order(stocked, order_id)  # its own key: the second charge
 
-    report = run_audit(engine)
+    report = run_audit(engine, keep_states=True)
 
     assert not report.ok
     assert report.duplicate_charges == 1
@@ -112,7 +112,7 @@ def test_stock_held_for_an_order_without_a_shipment_is_an_orphaned_reservation(
     order_id = new_order_id("held")
     stocked.reserve(order_id, [priced("MUG-LOGO", 2)])
 
-    report = run_audit(engine)
+    report = run_audit(engine, keep_states=True)
 
     assert not report.ok
     assert report.orphaned_reservations == 1
@@ -126,7 +126,7 @@ def test_a_shipment_nobody_paid_for_is_reported(
     stocked.reserve(order_id, [priced("MUG-LOGO", 1)])
     stocked.book_shipment(order_id, ServiceLevel.STANDARD, Decimal("4.30"))
 
-    report = run_audit(engine)
+    report = run_audit(engine, keep_states=True)
 
     assert not report.ok
     assert report.violations == [f"order {order_id}: shipment booked but not paid"]
@@ -190,7 +190,7 @@ def test_tampered_stock_is_reported_by_sku(
             .where(stock.c.warehouse == DEFAULT_WAREHOUSE, stock.c.sku == "MUG-LOGO")
             .values(available=stock.c.available + change)
         )
-    report = run_audit(engine)
+    report = run_audit(engine, keep_states=True)
 
     assert not report.ok
     assert report.violations == [f"stock MUG-LOGO in {DEFAULT_WAREHOUSE}: {expected}"]
@@ -227,7 +227,7 @@ def test_stock_held_in_a_warehouse_that_ships_nothing_is_reported(
     stocked.reserve(order_id, [priced("CAP-NAVY", 1)], west)
     stocked.book_shipment(order_id, ServiceLevel.STANDARD, Decimal("4.30"), east)
 
-    report = run_audit(engine)
+    report = run_audit(engine, keep_states=True)
 
     assert not report.ok
     assert report.states == {order_id: "inconsistent"}
@@ -242,7 +242,7 @@ def test_an_outcome_the_database_contradicts_is_reported(
     stocked.charge(failed_but_charged, Decimal("5.00"), f"{failed_but_charged}:payment")
     stocked.record_outcome(failed_but_charged, "FAILED", Decimal("5.00"), "payment: boom")
 
-    report = run_audit(engine)
+    report = run_audit(engine, keep_states=True)
 
     assert not report.ok
     assert f"order {completed_but_empty}: recorded COMPLETED but the database says clean" in (
@@ -251,3 +251,23 @@ def test_an_outcome_the_database_contradicts_is_reported(
     assert any(
         v.startswith(f"order {failed_but_charged}: recorded FAILED") for v in report.violations
     )
+
+
+def test_the_audit_reads_a_chunk_of_orders_at_a_time_with_the_same_verdict(
+    stocked: Store, engine: Engine, new_order_id: NewId, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import orderflow.store.audit as audit
+
+    ids = [new_order_id(f"c{index}") for index in range(5)]
+    for order_id in ids[:4]:
+        complete_order(stocked, order_id)
+    stocked.charge(ids[4], Decimal("9.99"), f"{ids[4]}:charge")  # charged, never shipped
+    whole = run_audit(engine, keep_states=True)
+    monkeypatch.setattr(audit, "CHUNK_ORDERS", 2)
+    chunks = list(audit.order_chunks(engine, size=2))
+    chunked = run_audit(engine, keep_states=True)
+
+    assert len(chunks) == 3  # 5 orders, 2 at a time
+    assert chunked.model_dump() == whole.model_dump()
+    assert chunked.states == whole.states and len(chunked.states) == 5
+    assert chunked.orphaned_charges == 1 and chunked.complete == 4

@@ -13,7 +13,7 @@ conserved: initial = available + held.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any
@@ -186,12 +186,26 @@ class AuditReport(BaseModel):
         )
 
 
-def collect_facts(engine: Engine, order_prefix: str | None = None) -> dict[str, OrderFacts]:
-    """Per-order facts from the ledger, reservations and shipments."""
+#: Orders per chunk of the audit and the reconciliation: memory stays bounded by this,
+#: not by the store's size.
+CHUNK_ORDERS = 5_000
+
+
+def collect_facts(
+    engine: Engine,
+    order_prefix: str | None = None,
+    *,
+    between: tuple[str, str] | None = None,
+) -> dict[str, OrderFacts]:
+    """Per-order facts from the ledger, reservations and shipments (of the orders whose
+    ids are ``between`` two ids, inclusive, when given)."""
     facts: dict[str, OrderFacts] = defaultdict(OrderFacts)
 
     def scoped(column: ColumnElement[str]) -> ColumnElement[bool]:
-        return column.startswith(order_prefix, autoescape=True) if order_prefix else true()
+        where = column.startswith(order_prefix, autoescape=True) if order_prefix else true()
+        if between is not None:
+            where = where & column.between(*between)
+        return where
 
     with engine.connect() as conn:
         after_delivery = payments.c.note.is_not(None)
@@ -344,12 +358,18 @@ EXPECTED_STATE = {"COMPLETED": COMPLETE, "FAILED": CLEAN, "CANCELLED": CLEAN}
 
 
 def outcome_mismatches(
-    engine: Engine, facts: dict[str, OrderFacts], order_prefix: str | None
+    engine: Engine,
+    facts: dict[str, OrderFacts],
+    order_prefix: str | None,
+    *,
+    between: tuple[str, str] | None = None,
 ) -> list[str]:
     """Orders whose recorded outcome disagrees with the ledger, stock and shipments."""
     query = select(orders.c.order_id, orders.c.status).where(orders.c.status.is_not(None))
     if order_prefix:
         query = query.where(orders.c.order_id.startswith(order_prefix, autoescape=True))
+    if between is not None:
+        query = query.where(orders.c.order_id.between(*between))
     problems = []
     with engine.connect() as conn:
         for order_id, status in conn.execute(query):
@@ -362,16 +382,40 @@ def outcome_mismatches(
     return sorted(problems)
 
 
-def run_audit(engine: Engine, order_prefix: str | None = None) -> AuditReport:
-    """Check every invariant; scope per-order checks to ids starting with ``order_prefix``.
+def order_chunks(
+    engine: Engine, order_prefix: str | None = None, size: int = CHUNK_ORDERS
+) -> Iterator[tuple[str, str]]:
+    """(first, last) order ids of consecutive chunks of ``size`` orders, in id order (every
+    write of the store makes its order's row first, so the rows name every order)."""
+    after = ""
+    where = orders.c.order_id.startswith(order_prefix, autoescape=True) if order_prefix else true()
+    while True:
+        with engine.connect() as conn:
+            ids = list(
+                conn.scalars(
+                    select(orders.c.order_id)
+                    .where(where, orders.c.order_id > after)
+                    .order_by(orders.c.order_id)
+                    .limit(size)
+                )
+            )
+        if not ids:
+            return
+        yield ids[0], ids[-1]
+        after = ids[-1]
 
-    Stock conservation is always checked over the whole database.
-    """
-    facts = collect_facts(engine, order_prefix)
-    violations = [
-        describe(order_id, f) for order_id, f in sorted(facts.items()) if f.state == INCONSISTENT
-    ]
-    violations += outcome_mismatches(engine, facts, order_prefix)
+
+def fact_chunks(
+    engine: Engine, order_prefix: str | None = None, size: int = CHUNK_ORDERS
+) -> Iterator[tuple[tuple[str, str], dict[str, OrderFacts]]]:
+    """The facts of every order, ``size`` orders at a time (never all in memory)."""
+    for between in order_chunks(engine, order_prefix, size):
+        yield between, collect_facts(engine, order_prefix, between=between)
+
+
+def stock_violations(engine: Engine) -> tuple[list[str], int]:
+    """Shelves where initial != available + held, and the units oversold."""
+    violations: list[str] = []
     oversold = 0
     with engine.connect() as conn:
         held_by_shelf: dict[tuple[str, str], int] = {
@@ -394,20 +438,59 @@ def run_audit(engine: Engine, order_prefix: str | None = None) -> AuditReport:
                     f"stock {sku} in {warehouse}: initial {initial} != "
                     f"available {available} + held {held}"
                 )
-    states = {order_id: f.state for order_id, f in facts.items()}
-    return AuditReport(
-        ok=not violations,
-        violations=violations,
-        orders_checked=len(facts),
-        complete=sum(1 for s in states.values() if s == COMPLETE),
-        clean=sum(1 for s in states.values() if s == CLEAN),
-        duplicate_charges=sum(f.charges - 1 for f in facts.values() if f.charges > 1),
-        orphaned_charges=sum(1 for f in facts.values() if f.net > 0 and not f.booked),
-        orphaned_reservations=sum(1 for f in facts.values() if f.units_held > 0 and not f.booked),
-        oversold_units=oversold,
-        holds_left_open=sum(f.open_holds for f in facts.values()),
-        captures_above_authorization=sum(f.captures_above for f in facts.values()),
-        refunds_above_capture=sum(1 for f in facts.values() if f.net < 0),
-        money=MoneyTotals.of(facts.values()),
-        states=states,
+    return violations, oversold
+
+
+def run_audit(
+    engine: Engine, order_prefix: str | None = None, *, keep_states: bool | None = None
+) -> AuditReport:
+    """Check every invariant; scope per-order checks to ids starting with ``order_prefix``.
+
+    Orders are read ``CHUNK_ORDERS`` at a time, so memory stays bounded however large the
+    store (a million orders included). Stock conservation is always checked over the whole
+    database. ``states`` (each order's state) is kept for a scoped audit (a batch's) or
+    with ``keep_states``; a whole store's would grow with it.
+    """
+    if keep_states is None:
+        keep_states = order_prefix is not None
+    report = AuditReport(
+        ok=True,
+        violations=[],
+        orders_checked=0,
+        complete=0,
+        clean=0,
+        duplicate_charges=0,
+        orphaned_charges=0,
+        orphaned_reservations=0,
+        oversold_units=0,
     )
+    money = MoneyTotals()
+    for between, facts in fact_chunks(engine, order_prefix):
+        report.violations += [
+            describe(order_id, f)
+            for order_id, f in sorted(facts.items())
+            if f.state == INCONSISTENT
+        ]
+        report.violations += outcome_mismatches(engine, facts, order_prefix, between=between)
+        states = {order_id: f.state for order_id, f in facts.items()}
+        report.orders_checked += len(facts)
+        report.complete += sum(1 for s in states.values() if s == COMPLETE)
+        report.clean += sum(1 for s in states.values() if s == CLEAN)
+        report.duplicate_charges += sum(f.charges - 1 for f in facts.values() if f.charges > 1)
+        report.orphaned_charges += sum(1 for f in facts.values() if f.net > 0 and not f.booked)
+        report.orphaned_reservations += sum(
+            1 for f in facts.values() if f.units_held > 0 and not f.booked
+        )
+        report.holds_left_open += sum(f.open_holds for f in facts.values())
+        report.captures_above_authorization += sum(f.captures_above for f in facts.values())
+        report.refunds_above_capture += sum(1 for f in facts.values() if f.net < 0)
+        chunk = MoneyTotals.of(facts.values())
+        for name in MoneyTotals.model_fields:
+            setattr(money, name, getattr(money, name) + getattr(chunk, name))
+        if keep_states:
+            report.states.update(states)
+    stock, report.oversold_units = stock_violations(engine)
+    report.violations += stock
+    report.money = money
+    report.ok = not report.violations
+    return report

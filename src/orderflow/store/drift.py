@@ -16,7 +16,7 @@ from datetime import datetime, timedelta, timezone
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from orderflow.store.audit import CLEAN, COMPLETE, collect_facts, run_audit
+from orderflow.store.audit import CLEAN, COMPLETE, fact_chunks, stock_violations
 from orderflow.store.db import display_url
 from orderflow.store.repository import Store, idempotency_key
 from orderflow.store.tables import orders
@@ -39,25 +39,39 @@ class ReconcileReport(BaseModel):
 
 def reconcile(store: Store, *, repair: bool, stale_after_s: float = 3600.0) -> ReconcileReport:
     """Find drift between order outcomes and the database; repair what is safe if asked."""
-    facts = collect_facts(store.engine)
-    report = ReconcileReport(orders_checked=len(facts), store=display_url(store.engine.url))
+    report = ReconcileReport(orders_checked=0, store=display_url(store.engine.url))
     now = datetime.now(timezone.utc)
-    with store.engine.connect() as conn:
-        rows = conn.execute(select(orders.c.order_id, orders.c.status, orders.c.created_at)).all()
-    for order_id, status, created_at in rows:
-        state = facts[order_id].state if order_id in facts else CLEAN
-        if status is None:
-            created = created_at if created_at.tzinfo else created_at.replace(tzinfo=timezone.utc)
-            if state != CLEAN and now - created > timedelta(seconds=stale_after_s):
-                report.drift.append(f"order {order_id}: no outcome recorded, database says {state}")
-            continue
-        if status == "COMPLETED" and state != COMPLETE:
-            report.drift.append(f"order {order_id}: recorded COMPLETED but database says {state}")
-        elif status in ("FAILED", "CANCELLED") and state != CLEAN:
-            report.drift.append(f"order {order_id}: recorded {status} but database says {state}")
-            if repair:
-                report.repaired.append(_repair(store, order_id))
-    report.drift += [v for v in run_audit(store.engine).violations if v.startswith("stock ")]
+    # A chunk of orders at a time: memory stays bounded however large the store.
+    for between, facts in fact_chunks(store.engine):
+        report.orders_checked += len(facts)
+        with store.engine.connect() as conn:
+            rows = conn.execute(
+                select(orders.c.order_id, orders.c.status, orders.c.created_at).where(
+                    orders.c.order_id.between(*between)
+                )
+            ).all()
+        for order_id, status, created_at in rows:
+            state = facts[order_id].state if order_id in facts else CLEAN
+            if status is None:
+                created = (
+                    created_at if created_at.tzinfo else created_at.replace(tzinfo=timezone.utc)
+                )
+                if state != CLEAN and now - created > timedelta(seconds=stale_after_s):
+                    report.drift.append(
+                        f"order {order_id}: no outcome recorded, database says {state}"
+                    )
+                continue
+            if status == "COMPLETED" and state != COMPLETE:
+                report.drift.append(
+                    f"order {order_id}: recorded COMPLETED but database says {state}"
+                )
+            elif status in ("FAILED", "CANCELLED") and state != CLEAN:
+                report.drift.append(
+                    f"order {order_id}: recorded {status} but database says {state}"
+                )
+                if repair:
+                    report.repaired.append(_repair(store, order_id))
+    report.drift += stock_violations(store.engine)[0]
     store.record_reconcile(report.orders_checked, report.drift, report.repaired)
     return report
 
