@@ -19,9 +19,15 @@ ORDERFLOW = Path(sys.executable).parent / "orderflow"
 VARIANTS = (
     "floor",
     "bare",
+    "bare_mixed",
     "bare_local",
     "naive",
     "orderflow",
+    "orderflow_regular",
+    "orderflow_local",
+    "orderflow_gzip",
+    "checkout",
+    "checkout_c10",
     "orderflow_memory",
     "orderflow_faults",
     "orderflow_fast",
@@ -39,6 +45,14 @@ RATIOS = (
     "fast_vs_dbos",
     "orderflow_vs_naive",
     "embedded_vs_memory",
+    # The second pass: each mode against its own mix, the gRPC lever, the checkout.
+    "orderflow_vs_bare_mixed",
+    "orderflow_p50_vs_bare_mixed",
+    "orderflow_regular_vs_bare",
+    "orderflow_local_vs_bare_local",
+    "grpc_none_vs_gzip",
+    "checkout_p50_ms",
+    "checkout_p99_ms",
 )
 
 
@@ -71,11 +85,11 @@ def test_bench_reports_every_figure_and_writes_the_plot(tmp_path: Path) -> None:
     args = ["--orders", "8", "--concurrency", "2", "--json", "--out-dir", str(out_dir)]
     args += ["--memory-orders", "20"]
     proc = subprocess.run(
-        [*bench_command(), *args, "--max-seconds", "70"],
+        [*bench_command(), *args, "--max-seconds", "150"],
         env=env,
         capture_output=True,
         text=True,
-        timeout=150,
+        timeout=300,
         check=False,
     )
 
@@ -127,6 +141,11 @@ def test_bench_scale_prints_each_console_page_at_each_store_size() -> None:
     assert [f["orders"] for f in figures] == [20, 200]
     for size in figures:
         assert all(ms > 0 and math.isfinite(ms) for ms in size["pages_ms"].values())
+        # The audit and a reconciliation pass, each timed with its process's peak memory.
+        assert set(size["ops_seconds"]) == {"audit", "reconcile"}
+        assert all(mib > 0 for mib in size["ops_peak_mib"].values())
+    for operation in ("audit (s)", "reconcile peak MiB"):
+        assert any(line.startswith(operation) for line in lines), operation
     bad = subprocess.run(
         [str(ORDERFLOW), "bench-scale", "--orders", "many"], capture_output=True, text=True
     )

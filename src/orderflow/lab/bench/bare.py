@@ -45,6 +45,31 @@ class BareWorkflow:
         return steps
 
 
+@workflow.defn(name="BenchBareMixed")
+class BareMixedWorkflow:
+    """No-op calls in the order's own mix: ``local[i]`` says whether step ``i`` is a local
+    activity (as orderflow's activity mode runs that step) or a regular one."""
+
+    @workflow.run
+    async def run(self, local: list[bool]) -> int:
+        for step, is_local in enumerate(local):
+            if is_local:
+                await workflow.execute_local_activity(
+                    NOOP_ACTIVITY,
+                    step,
+                    start_to_close_timeout=timedelta(seconds=10),
+                    result_type=int,
+                )
+            else:
+                await workflow.execute_activity(
+                    NOOP_ACTIVITY,
+                    step,
+                    start_to_close_timeout=timedelta(seconds=10),
+                    result_type=int,
+                )
+        return len(local)
+
+
 @workflow.defn(name="BenchBareLocal")
 class BareLocalWorkflow:
     """The same ``steps`` no-op calls as *local* activities.

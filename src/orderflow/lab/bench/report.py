@@ -33,6 +33,13 @@ TARGETS: tuple[tuple[str, str, str, float], ...] = (
     ("fast_vs_dbos", "fastest config orders/s vs DBOS (sync API)", ">=", 1.0),
     ("orderflow_vs_naive", "orderflow (faults off) orders/s vs naive version", ">=", 1.5),
     ("embedded_vs_memory", "orderflow on the SQLite server vs in-memory server", ">=", 0.8),
+    # Second pass: each mode against the bare shape of its own mix, one worker process each.
+    ("orderflow_vs_bare_mixed", "orderflow (mixed) orders/s vs bare shape of its mix", ">=", 0.9),
+    ("orderflow_p50_vs_bare_mixed", "orderflow (mixed) p50 vs its mix's bare p50", "<=", 1.15),
+    ("orderflow_regular_vs_bare", "orderflow (regular) orders/s vs bare regular", ">=", 0.9),
+    ("orderflow_local_vs_bare_local", "orderflow (local) orders/s vs bare local", ">=", 0.9),
+    ("checkout_p50_ms", "checkout answer p50 ms at concurrency 1", "<=", 25.0),
+    ("checkout_p99_ms", "checkout answer p99 ms at concurrency 1", "<=", 60.0),
 )
 
 
@@ -105,6 +112,18 @@ RATIO_PAIRS: dict[str, tuple[str, str]] = {
     "embedded_vs_memory": ("orderflow", "orderflow_memory"),
     "faults_vs_orderflow": ("orderflow_faults", "orderflow"),
     "orderflow_vs_legacy": ("orderflow", "legacy"),
+    "orderflow_vs_bare_mixed": ("orderflow", "bare_mixed"),
+    "orderflow_regular_vs_bare": ("orderflow_regular", "bare"),
+    "orderflow_local_vs_bare_local": ("orderflow_local", "bare_local"),
+    # The gRPC compression lever: uncompressed on loopback (the default) vs gzip.
+    "grpc_none_vs_gzip": ("orderflow", "orderflow_gzip"),
+}
+#: p50 ratios: name -> (numerator variant, denominator variant).
+P50_PAIRS: dict[str, tuple[str, str]] = {
+    "orderflow_p50_vs_bare": ("orderflow", "bare"),
+    "orderflow_p50_vs_bare_mixed": ("orderflow", "bare_mixed"),
+    "orderflow_regular_p50_vs_bare": ("orderflow_regular", "bare"),
+    "orderflow_local_p50_vs_bare_local": ("orderflow_local", "bare_local"),
 }
 
 
@@ -120,9 +139,13 @@ def ratios(results: dict[str, Figures]) -> dict[str, float]:
         return float(getattr(figures, attr)) if figures else math.nan
 
     out = {key: _div(get(a, "wps"), get(b, "wps")) for key, (a, b) in RATIO_PAIRS.items()}
-    out["orderflow_p50_vs_bare"] = _div(get("orderflow", "p50_ms"), get("bare", "p50_ms"))
+    for key, (a, b) in P50_PAIRS.items():
+        out[key] = _div(get(a, "p50_ms"), get(b, "p50_ms"))
     for key, (a, b) in RATIO_PAIRS.items():
         out[f"{key}_cpu"] = _div(get(a, "orders_per_cpu_s"), get(b, "orders_per_cpu_s"))
+    # The checkout's answer, in ms (targets read them from here too).
+    out["checkout_p50_ms"] = get("checkout", "p50_ms")
+    out["checkout_p99_ms"] = get("checkout", "p99_ms")
     return out
 
 

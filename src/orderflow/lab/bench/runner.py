@@ -33,23 +33,32 @@ from orderflow.lab.bench.variants import (
     BenchContext,
     OrderRunner,
     bare_local_variant,
+    bare_mix_variant,
     bare_variant,
     floor_variant,
     naive_variant,
+    orderflow_gzip_variant,
     orderflow_processes_variant,
     orderflow_variant,
 )
 from orderflow.lab.bench.workload import bench_orders
 from orderflow.temporal.client import connect
+from orderflow.workflows.messages import ActivityMode
 
 #: Every variant, in the order they run (orderflow_memory right after orderflow, so the
 #: embedded-vs-in-memory ratio compares neighbours in time).
 VARIANTS: tuple[str, ...] = (
     "floor",
     "bare",
+    "bare_mixed",
     "bare_local",
     "naive",
     "orderflow",
+    "orderflow_regular",
+    "orderflow_local",
+    "orderflow_gzip",
+    "checkout",
+    "checkout_c10",
     "orderflow_memory",
     "orderflow_faults",
     "orderflow_fast",
@@ -65,9 +74,15 @@ ON_SQLITE = frozenset(
     {
         "floor",
         "bare",
+        "bare_mixed",
         "bare_local",
         "naive",
         "orderflow",
+        "orderflow_regular",
+        "orderflow_local",
+        "orderflow_gzip",
+        "checkout",
+        "checkout_c10",
         "orderflow_faults",
         "orderflow_fast",
         "orderflow_fast_1p",
@@ -76,7 +91,13 @@ ON_SQLITE = frozenset(
 LABELS = {
     "floor": "engine floor (empty workflow)",
     "bare": "bare shape (no-op activities)",
+    "bare_mixed": "bare shape of the default (mixed) mix",
     "bare_local": "bare shape, local activities (the ceiling)",
+    "orderflow_regular": "orderflow, faults off, every step regular",
+    "orderflow_local": "orderflow, faults off, every step local",
+    "orderflow_gzip": "orderflow, faults off, gRPC messages gzipped (the SDK's default)",
+    "checkout": "checkout answer (submit to priced order), concurrency 1",
+    "checkout_c10": "checkout answer (submit to priced order), concurrency 10",
     "naive": "naive Temporal version",
     "orderflow": "orderflow, faults off",
     "orderflow_memory": "orderflow, faults off, in-memory server",
@@ -87,6 +108,9 @@ LABELS = {
     "dbos": "DBOS Transact, sync API",
     "dbos_async": "DBOS Transact, async API",
 }
+
+#: The checkout variants run at their own concurrency, whatever the plan's.
+CHECKOUT_CONCURRENCY = {"checkout": 1, "checkout_c10": 10}
 
 Progress = Callable[[str], None]
 #: The marker the SDK records for each completed local activity.
@@ -197,7 +221,9 @@ async def run_bench(
             progress(f"skipping {name}: {missing_dbos}")
     selected = [v for v in selected if v not in run.skipped]
     points = [c for c in plan.sweep if c != plan.concurrency]
-    steps = len(selected) * (plan.rounds + len(points)) + (1 if plan.memory_orders else 0)
+    swept = [v for v in selected if v not in CHECKOUT_CONCURRENCY]
+    steps = len(selected) * plan.rounds + len(swept) * len(points)
+    steps += 1 if plan.memory_orders else 0
     budget = _Budget(plan.max_seconds, steps)
     measured = 0
     run_id = uuid.uuid4().hex[:6]
@@ -228,6 +254,7 @@ async def run_bench(
                 run.skipped.setdefault(variant, "out of time (--max-seconds)")
                 return None
             ctx = memory_ctx if variant == "orderflow_memory" else sqlite_ctx
+            concurrency = CHECKOUT_CONCURRENCY.get(variant, concurrency)
             began = time.monotonic()
             figures = await _measure_one(plan, ctx, variant, concurrency, tag, count, deadline)
             progress(
@@ -252,7 +279,7 @@ async def run_bench(
                 continue
             progress(f"sweep: concurrency {point}")
             run.sweep[point] = {}
-            for variant in selected:
+            for variant in [v for v in selected if v not in CHECKOUT_CONCURRENCY]:
                 tag = f"b{run_id}-{variant}-c{point}-s"
                 figures = await measure(variant, point, tag, plan.sweep_orders or plan.orders)
                 if figures is not None:
@@ -304,6 +331,16 @@ def _variant(
         return bare_variant(ctx, tag, orders)
     if variant == "bare_local":
         return bare_local_variant(ctx, tag, orders)
+    if variant == "bare_mixed":
+        return bare_mix_variant(ctx, tag, orders, ActivityMode.MIXED)
+    if variant == "orderflow_regular":
+        return orderflow_variant(ctx, tag, orders, seed=seed, mode=ActivityMode.REGULAR)
+    if variant == "orderflow_local":
+        return orderflow_variant(ctx, tag, orders, seed=seed, mode=ActivityMode.LOCAL)
+    if variant == "orderflow_gzip":
+        return orderflow_gzip_variant(ctx, tag, orders, seed=seed)
+    if variant in CHECKOUT_CONCURRENCY:
+        return orderflow_variant(ctx, tag, orders, seed=seed, checkout=True)
     if variant == "naive":
         return naive_variant(ctx, tag, orders)
     if variant == "orderflow_faults":

@@ -10,6 +10,7 @@ slow. Times are medians of several requests, after one warm-up request.
 from __future__ import annotations
 
 import asyncio
+import math
 import random
 import statistics
 import time
@@ -21,13 +22,14 @@ from typing import Any, cast
 
 import httpx
 from pydantic import SecretStr
-from sqlalchemy import insert
+from sqlalchemy import func, insert, select, update
 
 from orderflow.api import create_app
 from orderflow.app.orders import OrderService
 from orderflow.config import Settings
+from orderflow.domain.catalog import CATALOG, DEFAULT_WAREHOUSE
 from orderflow.store import Store
-from orderflow.store.tables import orders, payments
+from orderflow.store.tables import orders, payments, reservations, shipments, stock
 
 KEY = "scale-bench-key-0123456789abcdef"
 
@@ -53,6 +55,7 @@ PAGES = {
     "payments": "/console/payments",
 }
 CHUNK = 5_000
+SKUS = tuple(product.sku for product in CATALOG)
 
 
 @dataclass
@@ -62,6 +65,53 @@ class ScaleResult:
     orders: int
     fill_seconds: float
     pages_ms: dict[str, float] = field(default_factory=dict)
+    #: The audit and one reconciliation pass (no repair): seconds, and the peak resident
+    #: memory of the process that ran it (MiB; ``*_base_mib``: the same process before).
+    ops_seconds: dict[str, float] = field(default_factory=dict)
+    ops_peak_mib: dict[str, float] = field(default_factory=dict)
+    ops_base_mib: dict[str, float] = field(default_factory=dict)
+
+
+#: The store-wide passes timed at each size, each in a fresh process of its own.
+OPERATIONS = ("audit", "reconcile")
+
+
+def timed_operation(url: str, operation: str) -> tuple[float, float, float]:
+    """Run ``operation`` over the store at ``url`` in this (fresh) process: its seconds,
+    this process's peak RSS after it and before it (MiB)."""
+    import resource
+
+    from orderflow.store import make_engine
+    from orderflow.store.audit import run_audit
+    from orderflow.store.drift import reconcile
+
+    store = Store(make_engine(url))
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    began = time.perf_counter()
+    if operation == "audit":
+        run_audit(store.engine)
+    else:
+        reconcile(store, repair=False)
+    seconds = time.perf_counter() - began
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    store.engine.dispose()
+    return seconds, peak, before
+
+
+def measure_operations(store: Store) -> tuple[dict[str, float], dict[str, float], dict[str, float]]:
+    """Time the audit and a reconciliation, each in a process of its own (its peak memory
+    is then the operation's, not the fill's)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    url = store.engine.url.render_as_string(hide_password=False)
+    seconds, peak, base = {}, {}, {}
+    for operation in OPERATIONS:
+        with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+            seconds[operation], peak[operation], base[operation] = pool.submit(
+                timed_operation, url, operation
+            ).result()
+    return seconds, peak, base
 
 
 def _rows(
@@ -100,26 +150,45 @@ def _rows(
             "released": False,
             "shipment_cancelled": False,
         }
+        # As the saga leaves them: a completed order held, captured, reserved and shipped; a
+        # failed or cancelled one held and voided (or, declined, never held); one still
+        # running holds its card.
         ledger: list[dict[str, Any]] = []
-        charged = state in ("COMPLETED", "NEEDS_ATTENTION", "PAID", "RESERVED") or (
-            state == "FAILED" and error != "PaymentDeclined"
-        )
-        if charged:
-            ledger.append(_money(order_id, "charge", total, created))
-        if state == "FAILED" and charged:
-            ledger.append(_money(order_id, "refund", total, finished or created))
+        held = state != "FAILED" or error != "PaymentDeclined"
+        if held:
+            ledger.append(_money(order_id, "authorize", total, created))
+        if state == "COMPLETED":
+            ledger.append(_money(order_id, "capture", total, finished or created))
+        elif state in ("FAILED", "CANCELLED") and held:
+            ledger.append(_money(order_id, "void", total, finished or created))
             row["refunded"] = True
-        yield row, ledger
+        goods: list[dict[str, Any]] = []
+        if state in ("COMPLETED", "RESERVED"):
+            goods.append(
+                {
+                    "table": "reservation",
+                    "order_id": order_id,
+                    "sku": rng.choice(SKUS),
+                    "quantity": 1,
+                }
+            )
+        if state == "COMPLETED":
+            goods.append({"table": "shipment", "order_id": order_id, "cost": Decimal("4.30")})
+        yield row, ledger + goods
 
 
 def _money(order_id: str, kind: str, amount: Decimal, at: datetime) -> dict[str, Any]:
+    reference = f"{kind[:2]}_{order_id}"
     return {
         "order_id": order_id,
         "kind": kind,
         "amount": amount,
         "idempotency_key": f"{order_id}:{kind}",
-        "reference": f"{kind[:2]}_{order_id}",
+        "reference": reference,
         "created_at": at,
+        # A capture or a void names its hold; a hold lapses in 7 days.
+        "authorization_ref": None if kind == "authorize" else f"au_{order_id}",
+        "expires_at": at + timedelta(days=7) if kind == "authorize" else None,
     }
 
 
@@ -129,18 +198,52 @@ def fill(store: Store, n: int, seed: int = 7) -> float:
     now = datetime.now(timezone.utc)
     batch: list[dict[str, Any]] = []
     money: list[dict[str, Any]] = []
+    held: list[dict[str, Any]] = []
+    booked: list[dict[str, Any]] = []
+
+    def flush(conn: Any) -> None:
+        for table, rows in ((orders, batch), (payments, money), (reservations, held)):
+            if rows:
+                conn.execute(insert(table), rows)
+        if booked:
+            conn.execute(insert(shipments), booked)
+        for rows in (batch, money, held, booked):
+            rows.clear()
+
     with store.engine.begin() as conn:
         for row, ledger in _rows(n, seed, now):
             batch.append(row)
-            money.extend(ledger)
+            for entry in ledger:
+                kind = entry.pop("table", "payment")
+                if kind == "reservation":
+                    held.append({**entry, "warehouse": DEFAULT_WAREHOUSE, "status": "held"})
+                elif kind == "shipment":
+                    booked.append(
+                        {
+                            **entry,
+                            "warehouse": DEFAULT_WAREHOUSE,
+                            "tracking_number": f"1Z{entry['order_id'][-10:]}",
+                            "service_level": "standard",
+                            "status": "booked",
+                        }
+                    )
+                else:
+                    money.append(entry)
             if len(batch) >= CHUNK:
-                conn.execute(insert(orders), batch)
-                conn.execute(insert(payments), money)
-                batch, money = [], []
-        if batch:
-            conn.execute(insert(orders), batch)
-        if money:
-            conn.execute(insert(payments), money)
+                flush(conn)
+        flush(conn)
+        # Stock conserved: what the orders hold was on the shelf.
+        for sku in SKUS:
+            units = conn.scalar(
+                select(func.coalesce(func.sum(reservations.c.quantity), 0)).where(
+                    reservations.c.sku == sku, reservations.c.status == "held"
+                )
+            )
+            conn.execute(
+                update(stock)
+                .where(stock.c.sku == sku, stock.c.warehouse == DEFAULT_WAREHOUSE)
+                .values(initial=stock.c.available + int(units or 0))
+            )
     return time.perf_counter() - began
 
 
@@ -181,9 +284,19 @@ def run_scale(
         try:
             seconds = fill(store, size, seed)
             pages = asyncio.run(measure_pages(store, settings))
+            ops, peak, base = measure_operations(store)
         finally:
             store.engine.dispose()
-        results.append(ScaleResult(orders=size, fill_seconds=seconds, pages_ms=pages))
+        results.append(
+            ScaleResult(
+                orders=size,
+                fill_seconds=seconds,
+                pages_ms=pages,
+                ops_seconds=ops,
+                ops_peak_mib=peak,
+                ops_base_mib=base,
+            )
+        )
     return results
 
 
@@ -194,4 +307,13 @@ def table(results: list[ScaleResult]) -> str:
     for name in PAGES:
         lines.append(f"{name:<24}" + "".join(f"{r.pages_ms[name]:>14.1f}" for r in results))
     lines.append(f"{'(fill, s)':<24}" + "".join(f"{r.fill_seconds:>14.1f}" for r in results))
+    for operation in OPERATIONS:
+        lines.append(
+            f"{operation + ' (s)':<24}"
+            + "".join(f"{r.ops_seconds.get(operation, math.nan):>14.2f}" for r in results)
+        )
+        lines.append(
+            f"{operation + ' peak MiB':<24}"
+            + "".join(f"{r.ops_peak_mib.get(operation, math.nan):>14.1f}" for r in results)
+        )
     return "\n".join(lines)

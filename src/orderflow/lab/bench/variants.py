@@ -23,14 +23,20 @@ from orderflow.bootstrap import build_activities, build_service
 from orderflow.config import Settings
 from orderflow.domain.models import Order
 from orderflow.domain.status import OrderStatus
-from orderflow.lab.bench.bare import BareLocalWorkflow, BareWorkflow, FloorWorkflow, noop_activity
+from orderflow.lab.bench.bare import (
+    BareLocalWorkflow,
+    BareMixedWorkflow,
+    BareWorkflow,
+    FloorWorkflow,
+    noop_activity,
+)
 from orderflow.lab.bench.measure import CpuClock
 from orderflow.lab.bench.naive import NaiveOrderWorkflow
 from orderflow.lab.bench.naive_activities import NaiveActivities
 from orderflow.lab.bench.workers import worker_processes
 from orderflow.lab.bench.workload import fresh_store
 from orderflow.worker import running_worker
-from orderflow.workflows.messages import ActivityMode
+from orderflow.workflows.messages import LOCAL_STEPS, ActivityMode, Step
 
 OrderRunner = Callable[[Order], Awaitable[bool]]
 
@@ -125,6 +131,42 @@ def bare_local_variant(
     return _steps_variant(ctx, tag, BareLocalWorkflow, ActivityMode.LOCAL)
 
 
+#: A fault-free single-parcel order's activities, in the order it runs them.
+ORDER_SEQUENCE: tuple[Step, ...] = (
+    Step.VALIDATE,
+    Step.PAYMENT,
+    Step.ALLOCATION,
+    Step.INVENTORY,
+    Step.SHIPPING_QUOTE,
+    Step.SHIPMENT,
+    Step.CAPTURE,
+    Step.OUTCOME,
+)
+
+
+def order_mix(mode: ActivityMode) -> list[bool]:
+    """Which of an order's activities ``mode`` runs as local ones, step by step."""
+    return [step in LOCAL_STEPS[mode] for step in ORDER_SEQUENCE]
+
+
+@asynccontextmanager
+async def bare_mix_variant(
+    ctx: BenchContext, tag: str, _orders: Sequence[Order], mode: ActivityMode
+) -> AsyncIterator[OrderRunner]:
+    """The bare shape of ``mode``'s own mix: the same regular and local activities, in the
+    same order, as no-ops (``BareMixedWorkflow``)."""
+    mix = order_mix(mode)
+    async with _worker(ctx.client, tag, [BareMixedWorkflow], [noop_activity]):
+
+        async def one(order: Order) -> bool:
+            done = await ctx.client.execute_workflow(
+                BareMixedWorkflow.run, mix, id=f"bare-{mode.value}-{order.order_id}", task_queue=tag
+            )
+            return bool(done == len(mix))
+
+        yield one
+
+
 @asynccontextmanager
 async def _steps_variant(
     ctx: BenchContext, tag: str, workflow: type[BareWorkflow | BareLocalWorkflow], prefix: str
@@ -213,11 +255,17 @@ async def orderflow_variant(
     faults: bool = False,
     fast: FastKnobs | None = None,
     seed: int = 7,
+    mode: ActivityMode | None = None,
+    checkout: bool = False,
 ) -> AsyncIterator[OrderRunner]:
-    """orderflow's OrderWorkflow and activities: its own worker, or the fast configuration."""
+    """orderflow's OrderWorkflow and activities: its own worker, or the fast configuration;
+    ``mode``: another activity mode than the default; ``checkout``: time the checkout's
+    answer (the priced order of a submission), not the order to its end."""
     settings = orderflow_settings(ctx, tag, faults=faults, seed=seed)
     if fast is not None:
         settings = fast.settings(settings)
+    if mode is not None:
+        settings = settings.model_copy(update={"activity_mode": mode})
     store = fresh_store(settings, settings.data_dir, orders)
     activities = build_activities(store, settings)
     service = build_service(ctx.client, store, settings)
@@ -232,9 +280,34 @@ async def orderflow_variant(
     )
     try:
         async with running_worker(ctx.client, settings, activities, **tuning):
-            yield _start_and_wait(service, eager=fast is not None and fast.eager_start)
+            if checkout:
+                yield _checkout(service)
+            else:
+                yield _start_and_wait(service, eager=fast is not None and fast.eager_start)
     finally:
         store.engine.dispose()
+
+
+@asynccontextmanager
+async def orderflow_gzip_variant(
+    ctx: BenchContext, tag: str, orders: Sequence[Order], *, seed: int = 7
+) -> AsyncIterator[OrderRunner]:
+    """The lever's other side: orderflow (faults off) with every gRPC message gzipped, as
+    temporalio does by default (``ORDERFLOW_GRPC_COMPRESSION=gzip``); the bench's own
+    client, like every orderflow client on loopback, sends them uncompressed."""
+    from orderflow.temporal.client import connect
+
+    gzipped = ctx.settings.model_copy(update={"grpc_compression": "gzip"})
+    client = await connect(gzipped)
+    other = BenchContext(
+        client=client,
+        clock=ctx.clock,
+        settings=gzipped,
+        work_dir=ctx.work_dir,
+        bare_steps=ctx.bare_steps,
+    )
+    async with orderflow_variant(other, tag, orders, seed=seed) as one:
+        yield one
 
 
 #: Worker processes of the ``orderflow_fast_procs`` variant.
@@ -280,6 +353,17 @@ def _start_and_wait(service: OrderService, *, eager: bool = False) -> OrderRunne
         # With faults, an order whose step exhausted its retries ends FAILED (compensated):
         # a finished order, timed like the others, and counted as failed.
         return result.status is OrderStatus.COMPLETED
+
+    return one
+
+
+def _checkout(service: OrderService) -> OrderRunner:
+    """The checkout's answer: ``OrderService.submit`` (update-with-start, as ``POST /orders``
+    does) until the priced order comes back; the order goes on processing after it."""
+
+    async def one(order: Order) -> bool:
+        submission = await service.submit(order)
+        return submission.new
 
     return one
 
