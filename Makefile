@@ -12,7 +12,7 @@ export UV_PYTHON_DOWNLOADS := never
 # (each worker start, each CLI call) compiles every module it imports from source.
 export UV_COMPILE_BYTECODE := 1
 
-.PHONY: install browser demo test test-py313 lint fmt server stop clean
+.PHONY: install browser bench-peers demo test test-py313 lint fmt server stop clean
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -40,6 +40,9 @@ browser:  ## Debian's chromium for the console's browser tests (installed when m
 	  else \
 	    echo "note: no chromium (apt-get install chromium); the browser tests will be skipped"; \
 	  fi; }
+
+bench-peers:  ## optional: the Restate server (npm @restatedev/restate-server) for `orderflow bench`
+	npm install --prefix .tools/restate --no-audit --no-fund --silent @restatedev/restate-server@1.7.12
 
 test: install browser  ## the whole test suite
 	$(VENV)/bin/pytest

@@ -35,8 +35,10 @@ VARIANTS = (
     "legacy",
     "dbos",
     "dbos_async",
+    "restate",
 )
-OPTIONAL = {"dbos", "dbos_async"}  # the optional `bench` dependency group
+#: The optional `bench` dependency group; Restate's server also needs `make bench-peers`.
+OPTIONAL = {"dbos", "dbos_async", "restate"}
 PER_VARIANT = ("wps", "p50_ms", "p95_ms", "p99_ms", "server_cpu_ms", "worker_cpu_ms")
 RATIOS = (
     "orderflow_vs_bare",

@@ -107,3 +107,49 @@ async def measure_dbos(
         store.engine.dispose()
     figures.extra["session_seconds"] = round(time.monotonic() - started, 2)
     return figures
+
+
+async def measure_restate(
+    settings: Settings,
+    data_dir: Path,
+    warmup: Sequence[Order],
+    orders: Sequence[Order],
+    *,
+    concurrency: int,
+    deadline: float,
+) -> Figures:
+    """The 5-step order as a Restate workflow: a fresh server and service per measurement,
+    each order one call through the server's ingress, waited for to its result."""
+    import httpx
+
+    from orderflow.lab.bench.restate_peer import WORKFLOW, restate_stack
+
+    store = fresh_store(settings, data_dir, [*warmup, *orders])
+    url = store.engine.url.render_as_string(hide_password=False)
+    started = time.monotonic()
+    try:
+        async with restate_stack(data_dir / "restate", url) as stack:
+            limits = httpx.Limits(max_connections=concurrency + 4)
+            async with httpx.AsyncClient(base_url=stack.ingress, timeout=60, limits=limits) as http:
+
+                async def one(order: Order) -> bool:
+                    answer = await http.post(
+                        f"/{WORKFLOW}/{order.order_id}/run", json=order.model_dump(mode="json")
+                    )
+                    return answer.status_code == 200 and bool(answer.json())
+
+                clock = CpuClock(stack.server_pid)
+                clock.worker_pids = [stack.service_pid]
+                figures = await measure_async(
+                    "restate",
+                    one,
+                    warmup,
+                    orders,
+                    concurrency=concurrency,
+                    deadline=deadline,
+                    clock=clock,
+                )
+    finally:
+        store.engine.dispose()
+    figures.extra["session_seconds"] = round(time.monotonic() - started, 2)
+    return figures

@@ -40,6 +40,7 @@ _COLOURS = {
     # Peers, each in a colour of its own: DBOS green, the legacy processor orange.
     "dbos": "#2e7d32",
     "dbos_async": "#81c784",
+    "restate": "#8e24aa",
 }
 
 

@@ -25,7 +25,13 @@ from orderflow.config import Settings
 from orderflow.domain.models import Order
 from orderflow.lab.bench.measure import CpuClock, Figures, measure_async
 from orderflow.lab.bench.memory import MemoryFigures, measure_memory
-from orderflow.lab.bench.peers import dbos_available, measure_dbos, measure_legacy
+from orderflow.lab.bench.peers import (
+    dbos_available,
+    measure_dbos,
+    measure_legacy,
+    measure_restate,
+)
+from orderflow.lab.bench.restate_peer import restate_missing
 from orderflow.lab.bench.servers import bench_settings, server_pid, start_server
 from orderflow.lab.bench.variants import (
     FAST,
@@ -66,6 +72,7 @@ VARIANTS: tuple[str, ...] = (
     "legacy",
     "dbos",
     "dbos_async",
+    "restate",
 )
 #: Run unless --variants says otherwise: all of them (``bare_local`` gives the ceiling).
 DEFAULT_VARIANTS: tuple[str, ...] = VARIANTS
@@ -107,6 +114,7 @@ LABELS = {
     "legacy": "legacy in-process (no durability)",
     "dbos": "DBOS Transact, sync API",
     "dbos_async": "DBOS Transact, async API",
+    "restate": "Restate (server + Python SDK service)",
 }
 
 #: The checkout variants run at their own concurrency, whatever the plan's.
@@ -219,6 +227,10 @@ async def run_bench(
         if name in selected and missing_dbos:
             run.skipped[name] = missing_dbos
             progress(f"skipping {name}: {missing_dbos}")
+    missing_restate = restate_missing()
+    if "restate" in selected and missing_restate:
+        run.skipped["restate"] = missing_restate
+        progress(f"skipping restate: {missing_restate}")
     selected = [v for v in selected if v not in run.skipped]
     points = [c for c in plan.sweep if c != plan.concurrency]
     swept = [v for v in selected if v not in CHECKOUT_CONCURRENCY]
@@ -378,6 +390,10 @@ async def _measure_one(
             concurrency=concurrency,
             deadline=deadline,
             use_async=variant == "dbos_async",
+        )
+    if variant == "restate":
+        return await measure_restate(
+            plan.settings, data_dir, warmup, items, concurrency=concurrency, deadline=deadline
         )
     assert ctx is not None, f"no server for {variant}"
     async with _variant(ctx, variant, tag, orders, plan.seed) as one:
