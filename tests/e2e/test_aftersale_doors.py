@@ -15,23 +15,12 @@ from temporalio.testing import WorkflowEnvironment
 
 from orderflow.cli.common import Exit
 from orderflow.store.audit import run_audit
-from tests.e2e.cli import Shop, an_order, assert_clean_failure, stocked
+from tests.e2e.cli import Shop, an_order, assert_clean_failure
 from tests.e2e.test_api import Api, api_stack, eventually, finished
 from tests.e2e.test_api import an_order as an_api_order
 from tests.workflow.helpers import ledger
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-async def shop(temporal_env: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator[Shop]:
-    shop = Shop(
-        data_dir=tmp_path / "data",
-        temporal_address=temporal_env.client.service_client.config.target_host,
-        task_queue=f"cli-{uuid.uuid4().hex[:8]}",
-    )
-    stocked(shop.store()).engine.dispose()
-    yield shop
 
 
 @pytest.fixture

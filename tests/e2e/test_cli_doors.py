@@ -10,8 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
-import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -35,18 +33,6 @@ from tests.property.conftest import Payload, balanced_bad_payloads
 from tests.workflow.helpers import ledger, units_held
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-async def shop(temporal_env: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator[Shop]:
-    """A fresh data directory and task queue on the session's server, stock on the shelf."""
-    shop = Shop(
-        data_dir=tmp_path / "data",
-        temporal_address=temporal_env.client.service_client.config.target_host,
-        task_queue=f"cli-{uuid.uuid4().hex[:8]}",
-    )
-    stocked(shop.store()).engine.dispose()
-    yield shop
 
 
 async def assert_never_started(client: Client, order_id: str) -> None:

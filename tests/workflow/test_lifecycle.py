@@ -306,9 +306,7 @@ async def test_a_failed_branch_compensates_exactly_what_the_other_branch_did(
     temporal_env: WorkflowEnvironment, task_queue: str, order_prefix: str, store: Store
 ) -> None:
     order_id = f"{order_prefix}1"
-    store.restock("CAP-NAVY", 5, WEST)
-    store.reserve("someone-else", [_line("CAP-NAVY", STOCK)], EAST)
-    items = [LineItem(sku="TEE-BLACK-M", quantity=2), LineItem(sku="CAP-NAVY", quantity=5)]
+    items = split_order(store)
     acts = make_activities(store)
 
     @activity.defn(name="schedule_shipment")
@@ -358,9 +356,7 @@ async def test_lost_responses_on_the_void_and_the_refund_release_each_exactly_on
     temporal_env: WorkflowEnvironment, task_queue: str, order_prefix: str, store: Store
 ) -> None:
     order_id = f"{order_prefix}1"
-    store.restock("CAP-NAVY", 5, WEST)
-    store.reserve("someone-else", [_line("CAP-NAVY", STOCK)], EAST)
-    items = [LineItem(sku="TEE-BLACK-M", quantity=2), LineItem(sku="CAP-NAVY", quantity=5)]
+    items = split_order(store)
     # Gateway calls: authorize, capture (EAST), then the release: the void's answer is
     # lost (it was done), the void again, the refund's answer lost (it was done), the
     # void and the refund once more. Each must have happened exactly once.
@@ -398,9 +394,7 @@ async def test_a_cancel_after_one_parcel_captured_refunds_that_capture_and_voids
     temporal_env: WorkflowEnvironment, task_queue: str, order_prefix: str, store: Store
 ) -> None:
     order_id = f"{order_prefix}1"
-    store.restock("CAP-NAVY", 5, WEST)
-    store.reserve("someone-else", [_line("CAP-NAVY", STOCK)], EAST)
-    items = [LineItem(sku="TEE-BLACK-M", quantity=2), LineItem(sku="CAP-NAVY", quantity=5)]
+    items = split_order(store)
     acts = make_activities(store)
     east_captured = asyncio.Event()
 
@@ -434,9 +428,7 @@ async def test_a_reservation_failing_in_one_warehouse_releases_the_other(
     temporal_env: WorkflowEnvironment, task_queue: str, order_prefix: str, store: Store
 ) -> None:
     order_id = f"{order_prefix}1"
-    store.restock("CAP-NAVY", 5, WEST)
-    store.reserve("someone-else", [_line("CAP-NAVY", STOCK)], EAST)
-    items = [LineItem(sku="TEE-BLACK-M", quantity=2), LineItem(sku="CAP-NAVY", quantity=5)]
+    items = split_order(store)
     acts = make_activities(store)
     east_reserved = asyncio.Event()
 
@@ -465,6 +457,14 @@ async def test_a_reservation_failing_in_one_warehouse_releases_the_other(
     assert result.compensations[0].detail == "released 2 unit(s)"
     assert store.availability() == before
     assert_nothing_kept(store, order_id)
+
+
+def split_order(store: Store) -> list[LineItem]:
+    """Lines that must ship from two warehouses: 2 tees (EAST only) and 5 caps, which only
+    WEST still has (someone else holds EAST's)."""
+    store.restock("CAP-NAVY", 5, WEST)
+    store.reserve("someone-else", [_line("CAP-NAVY", STOCK)], EAST)
+    return [LineItem(sku="TEE-BLACK-M", quantity=2), LineItem(sku="CAP-NAVY", quantity=5)]
 
 
 def _line(sku: str, quantity: int):  # type: ignore[no-untyped-def]

@@ -27,7 +27,7 @@ from orderflow.app.errors import (
     ConflictError,
     FieldError,
     OrderRejected,
-    TemporalUnavailable,
+    unavailable,
 )
 from orderflow.app.intake import MAX_SKU, ORDER_ID_RULE, StrictModel, rejection
 from orderflow.app.watch import Watchman
@@ -361,9 +361,7 @@ class AfterSales:
         return recorded
 
     def _unavailable(self, err: RPCError) -> Exception:
-        if err.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
-            return TemporalUnavailable(self.client.service_client.config.target_host, err.message)
-        return err
+        return unavailable(self.client, err)
 
 
 def _reused(found: AfterSale) -> str:

@@ -9,6 +9,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
+
 
 @dataclass(frozen=True)
 class FieldError:
@@ -117,3 +120,11 @@ class NoWorker(OrderflowError):
         self.task_queue = task_queue
         self.accepted = accepted
         super().__init__(message)
+
+
+def unavailable(client: Client, err: RPCError) -> Exception:
+    """A Temporal call's failure as the doors' error: ``TemporalUnavailable`` when the
+    server did not answer, the error itself otherwise."""
+    if err.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
+        return TemporalUnavailable(client.service_client.config.target_host, err.message)
+    return err

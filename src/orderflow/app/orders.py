@@ -43,7 +43,7 @@ from orderflow.app.errors import (
     OrderFailed,
     OrderNotFound,
     OrderRejected,
-    TemporalUnavailable,
+    unavailable,
 )
 from orderflow.app.inventory import Stock, StockLevel
 from orderflow.app.watch import Watchman
@@ -567,9 +567,7 @@ class OrderService:
         )
 
     def _unavailable(self, err: RPCError) -> Exception:
-        if err.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
-            return TemporalUnavailable(self.client.service_client.config.target_host, err.message)
-        return err
+        return unavailable(self.client, err)
 
 
 def _reused(order_id: str) -> str:
