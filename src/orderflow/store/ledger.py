@@ -359,6 +359,25 @@ class SqlLedger(Records, Ledger):
 
     # -- reading -----------------------------------------------------------------------------
 
+    def released(self, order_id: str) -> VoidReceipt | None:
+        """The order's void, if it already ran: the tombstone is set and no hold is left
+        open (a retried release then need not call the gateway again)."""
+        with self.engine.connect() as conn:
+            tombstone = conn.scalar(select(orders.c.refunded).where(orders.c.order_id == order_id))
+            if not tombstone:
+                return None
+            money = self.money_in(conn, order_id)
+        if money.open_holds(datetime.now(timezone.utc)) > 0:
+            return None
+        return VoidReceipt(order_id=order_id, amount=money.voided)
+
+    def recorded_amount(self, idempotency_key: str) -> Decimal | None:
+        """The amount of the ledger row made under ``idempotency_key``, if there is one."""
+        with self.engine.connect() as conn:
+            return conn.scalar(
+                select(payments.c.amount).where(payments.c.idempotency_key == idempotency_key)
+            )
+
     def money_of(self, order_id: str) -> Money:
         """The order's money: held, taken, voided, refunded, per hold."""
         with self.engine.connect() as conn:

@@ -339,17 +339,25 @@ class OrderActivities:
         """Compensation: void what the card still holds, and refund exactly what was
         captured (nothing, before the first parcel shipped)."""
         parks = self._parks(req.order_id, "release_payment")
-        voided = _call(
+        # A retry skips what an earlier attempt already did (its answer may have been lost):
+        # each gateway call can fail, and doing both again every attempt halves the odds.
+        voided = self.store.released(req.order_id) or _call(
             req.order_id,
             "void",
             lambda: self.gateway.void(req.order_id, idempotency_key(req.order_id, "void")),
             parks,
         )
-        refunded = _call(
-            req.order_id,
-            "refund",
-            lambda: self.gateway.refund(req.order_id, idempotency_key(req.order_id, "refund")),
-            parks,
+        refund_key = idempotency_key(req.order_id, "refund")
+        done = self.store.recorded_amount(refund_key)
+        refunded = (
+            RefundReceipt(order_id=req.order_id, amount=done)
+            if done is not None
+            else _call(
+                req.order_id,
+                "refund",
+                lambda: self.gateway.refund(req.order_id, refund_key),
+                parks,
+            )
         )
         return PaymentReleaseReceipt(
             order_id=req.order_id,
