@@ -35,6 +35,7 @@ from orderflow.lab.bench.naive import NaiveOrderWorkflow
 from orderflow.lab.bench.naive_activities import NaiveActivities
 from orderflow.lab.bench.workers import worker_processes
 from orderflow.lab.bench.workload import fresh_store
+from orderflow.temporal.sandbox import workflow_runner
 from orderflow.worker import running_worker
 from orderflow.workflows.messages import LOCAL_STEPS, ActivityMode, Step
 
@@ -372,9 +373,11 @@ def _checkout(service: OrderService) -> OrderRunner:
 async def _worker(
     client: Client, tag: str, workflows: Sequence[type], activities: Sequence[Callable[..., object]]
 ) -> AsyncIterator[Worker]:
-    """A worker with orderflow's settings (a 32-thread pool for sync activities)."""
+    """A worker with the machinery of orderflow's default worker (``running_worker``): its
+    sandbox runner and its thread pool for sync activities, so that a bare shape differs
+    from orderflow only by orderflow's own work."""
     threads = Settings.model_fields["activity_threads"].default
-    with ThreadPoolExecutor(max_workers=threads) as executor:
+    with ThreadPoolExecutor(max_workers=2 * threads) as executor:
         async with Worker(
             client,
             task_queue=tag,
@@ -382,5 +385,7 @@ async def _worker(
             activities=list(activities),
             activity_executor=executor,
             max_concurrent_activities=threads,
+            max_concurrent_local_activities=threads,
+            workflow_runner=workflow_runner(sandbox=True),
         ) as worker:
             yield worker
