@@ -131,6 +131,19 @@ async def record(tag: str, mode: str | None = None) -> None:
         history = await handle.fetch_history()
     (HERE / f"{prefix}_reauthorized_in_review.json").write_text(history.to_json())
     print(f"recorded {prefix}_reauthorized_in_review.json")
+    # v7: an order that waited for nobody but took long enough (a 2 s reservation) for its
+    # 1.5 s hold to near its lapse renews the hold before the first capture.
+    order = an_order("replay-renewed")
+    queue = f"replay-{uuid.uuid4().hex[:8]}"
+    slow = make_activities(store, inventory=ScriptedFaults([Fault.SLOW], slow_seconds=2.0))
+    async with worker_for(env.client, queue, slow):
+        handle = await start_order(
+            env.client, order, queue, options.model_copy(update={"authorization_ttl_s": 1.5})
+        )
+        await result_of(handle)
+        history = await handle.fetch_history()
+    (HERE / f"{prefix}_renewed_before_capture.json").write_text(history.to_json())
+    print(f"recorded {prefix}_renewed_before_capture.json")
     # After delivery: a refund by line, and a return whose items arrive.
     orders = OrderService(env.client, store, queue, these)
     async with worker_for(env.client, queue, make_activities(store)):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from temporalio import workflow
@@ -147,10 +148,10 @@ def closing_event(path: Path) -> EventType.ValueType:
 
 
 def test_v6_orders_hold_cards_capture_per_parcel_and_void_what_does_not_ship() -> None:
-    """Orders of v6 authorize and capture (or void); v5 and older charge and refund."""
+    """Orders of v6 and v7 authorize and capture (or void); v5 and older charge and refund."""
     kinds = {p.stem: activity_types(p) for p in ORDER_HISTORIES}
     for stem, types in kinds.items():
-        new = stem.startswith("v6_")
+        new = stem.split("_", 1)[0] in ("v6", "v7")
         assert ("authorize_payment" in types) == (new and "invalid" not in stem), stem
         if not new and "invalid" not in stem and "in_review" not in stem:
             assert "process_payment" in types, stem
@@ -201,6 +202,76 @@ async def test_without_the_fail_visibly_guard_v4_failed_orders_would_break(
     history = WorkflowHistory.from_json(path.stem, path.read_text())
     real = workflow.patched
     monkeypatch.setattr(workflow, "patched", lambda id: True if id == "fail-visibly" else real(id))
+    replayer = Replayer(
+        workflows=[OrderWorkflow, AfterSaleWorkflow], data_converter=pydantic_data_converter
+    )
+
+    with pytest.raises(NondeterminismError):
+        await replayer.replay_workflow(history)
+
+
+def events_of(path: Path) -> list[Any]:
+    return list(WorkflowHistory.from_json(path.stem, path.read_text()).events)
+
+
+def patch_markers(path: Path) -> list[str]:
+    return [
+        json.loads(event.marker_recorded_event_attributes.details["patch-data"].payloads[0].data)[
+            "id"
+        ]
+        for event in events_of(path)
+        if event.marker_recorded_event_attributes.marker_name == "core_patch"
+    ]
+
+
+def timers(path: Path) -> int:
+    return sum(1 for event in events_of(path) if event.HasField("timer_started_event_attributes"))
+
+
+def test_v7_orders_record_no_patch_marker_and_keep_a_timer_only_while_they_wait() -> None:
+    """From v7 an order's flow is in its validation's result, not in patch markers (each one
+    a history event and a search-attribute write); only an order waiting for review keeps
+    its hold on a timer (v6 started one for every order)."""
+    v7 = [p for p in ORDER_HISTORIES if p.stem.startswith("v7_")]
+    assert len(v7) >= 14  # the default mode's and the regular mode's
+    for path in v7:
+        validated = "invalid" not in path.stem
+        assert (patch_markers(path) == []) == validated, path.stem
+        if validated and "in_review" not in path.stem:
+            assert timers(path) == 0, path.stem
+    renewed = next(p for p in v7 if p.stem == "v7_renewed_before_capture")
+    assert activity_types(renewed).count("authorize_payment") == 2
+    v6 = {p.stem: p for p in ORDER_HISTORIES if p.stem.startswith("v6_")}
+    assert "authorize-capture" in patch_markers(v6["v6_completed_with_retries"])
+    assert timers(v6["v6_completed_with_retries"]) == 1  # the keeper, cancelled at capture
+
+
+@pytest.mark.parametrize("stem", ["v7_completed_with_retries", "v7_regular_completed_with_retries"])
+async def test_a_v7_order_read_as_an_older_one_would_break(stem: str) -> None:
+    """The negative control: the flow recorded in the validation's result is what keeps v7
+    orders replaying. Without it (as the result of a v6 validation reads), the older path's
+    patch markers and keeper timer would be expected: a nondeterminism error."""
+    path = next(p for p in HISTORIES if p.stem == stem)
+    raw = json.loads(path.read_text())
+    edited = 0
+    for event in raw["events"]:
+        marker = event.get("markerRecordedEventAttributes")
+        completed = event.get("activityTaskCompletedEventAttributes")
+        if marker and "result" in marker["details"]:
+            payload = marker["details"]["result"]["payloads"][0]
+        elif completed:
+            payload = completed["result"]["payloads"][0]
+        else:
+            continue
+        if "data" not in payload:  # None (the outcome's record)
+            continue
+        value = json.loads(base64.b64decode(payload["data"]))
+        if isinstance(value, dict) and "flow" in value:
+            del value["flow"]
+            payload["data"] = base64.b64encode(json.dumps(value).encode()).decode()
+            edited += 1
+    assert edited == 1
+    history = WorkflowHistory.from_json(path.stem, json.dumps(raw))
     replayer = Replayer(
         workflows=[OrderWorkflow, AfterSaleWorkflow], data_converter=pydantic_data_converter
     )

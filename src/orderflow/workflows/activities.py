@@ -35,7 +35,6 @@ from orderflow.domain.models import (
     ReservationReceipt,
     ShipmentReceipt,
     ShippingQuote,
-    ValidatedOrder,
 )
 from orderflow.domain.pricing import price_order
 from orderflow.domain.validation import validate_order
@@ -43,6 +42,7 @@ from orderflow.store.db import display_url
 from orderflow.store.drift import ReconcileReport, reconcile
 from orderflow.store.repository import Store, idempotency_key
 from orderflow.workflows.messages import (
+    ORDER_FLOW,
     AfterSaleRequest,
     AllocateRequest,
     AuthorizeRequest,
@@ -57,6 +57,7 @@ from orderflow.workflows.messages import (
     ReserveRequest,
     ShipmentRequest,
     ValidateRequest,
+    Validation,
 )
 
 log = logging.getLogger("orderflow.activities")
@@ -143,8 +144,9 @@ class OrderActivities:
         self.store_url = display_url(store.engine.url)
 
     @activity.defn(name="validate_order")
-    def validate_order(self, req: ValidateRequest) -> ValidatedOrder:
-        """Check the order against the catalog and the rules; price its lines.
+    def validate_order(self, req: ValidateRequest) -> Validation:
+        """Check the order against the catalog and the rules; price its lines; stamp the
+        order flow this worker's code runs (``ORDER_FLOW``: see ``Validation``).
 
         First of all: the order must be meant for this worker's store (a client and a
         worker on two databases would charge in one and audit the other).
@@ -189,7 +191,7 @@ class OrderActivities:
             else None
         )
         self.store.note_validated(order.order_id, order.customer_id, total, review_until=until)
-        return validated
+        return Validation(order=validated.order, lines=validated.lines, flow=ORDER_FLOW)
 
     @activity.defn(name="process_payment")
     def process_payment(self, req: PaymentRequest) -> PaymentReceipt:

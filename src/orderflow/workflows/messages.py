@@ -20,6 +20,7 @@ from orderflow.domain.models import (
     ReservedLine,
     ServiceLevel,
     ShippingQuote,
+    ValidatedOrder,
 )
 from orderflow.domain.status import OrderStatus
 from orderflow.domain.vocabulary import Vocabulary
@@ -235,6 +236,25 @@ class ValidateRequest(BaseModel):
         if isinstance(data, dict) and "order" not in data:
             return {"order": data}
         return data
+
+
+#: The order flow this code runs new orders on. v7: every change of v2-v6 without a patch
+#: marker (each marker costs the server a history event and a search-attribute write per
+#: order), and the card's hold kept by a timer only while the order waits for a person.
+ORDER_FLOW = 7
+
+
+class Validation(ValidatedOrder):
+    """What the validation step answers: the validated order, and the flow it runs on.
+
+    ``flow`` is how an order knows which code it runs, without a patch marker: the worker
+    that validated it stamped the flow its code runs (``ORDER_FLOW``), and the result is
+    recorded in the order's history, so every replay reads the same. Orders validated
+    before v7 have none in their history and read 0: they take the older path, with the
+    ``workflow.patched`` markers they recorded.
+    """
+
+    flow: int = 0
 
 
 class PricedRequest(BaseModel):

@@ -24,13 +24,13 @@ with workflow.unsafe.imports_passed_through():
         OrderTotal,
         PaymentReceipt,
         PricedLine,
-        ValidatedOrder,
     )
     from orderflow.domain.pricing import order_digest, price_order, split_total
     from orderflow.domain.status import OrderStatus
     from orderflow.workflows.activities import OrderActivities
     from orderflow.workflows.messages import (
         LOCAL_STEPS,
+        ORDER_FLOW,
         AllocateRequest,
         AuthorizeRequest,
         CancelRequest,
@@ -54,6 +54,7 @@ with workflow.unsafe.imports_passed_through():
         ShipmentStatus,
         Step,
         ValidateRequest,
+        Validation,
     )
     from orderflow.workflows.observability import StatusBoard, count_outcome
 
@@ -91,7 +92,7 @@ class OrderWorkflow:
         self._parcels = Parcels()
         self._board = StatusBoard()
         self._saga: Saga | None = None
-        self._validated: ValidatedOrder | None = None
+        self._validated: Validation | None = None
         self._total: OrderTotal | None = None
         self._review: ReviewDecision | None = None
         self._resolution: Resolution | None = None
@@ -104,6 +105,11 @@ class OrderWorkflow:
         self._keeper: asyncio.Task[None] | None = None
         self._capturing = False
         self._reauthorizing = False
+        #: The hold's number (its re-authorizations count up from 1).
+        self._hold_sequence = 1
+        #: The order flow this order runs on, from its validation's recorded result (0: it
+        #: validated before v7, or not at all).
+        self._flow = 0
 
     # -- messages ---------------------------------------------------------------------------
 
@@ -281,7 +287,7 @@ class OrderWorkflow:
         await self._record_outcome(result, inp)
         await workflow.wait_condition(workflow.all_handlers_finished)
         ending = ENDINGS.get(result.status)
-        if ending is not None and workflow.patched(PATCH_FAIL_VISIBLY):
+        if ending is not None and self._changed(PATCH_FAIL_VISIBLY):
             # A business result, shown as a failed workflow in Temporal's UI; the result
             # travels as the failure's details (clients read it back as the result).
             raise ApplicationError(
@@ -298,7 +304,7 @@ class OrderWorkflow:
         Added after v1 shipped: ``workflow.patched`` keeps orders that started on the old
         code replaying exactly as they ran (they finish without this step).
         """
-        if not workflow.patched(PATCH_RECORD_OUTCOME):
+        if not self._changed(PATCH_RECORD_OUTCOME):
             return
         try:
             await run_activity(
@@ -324,12 +330,18 @@ class OrderWorkflow:
         """The six steps (allocation to warehouses before the reservation)."""
         validated = await self._validate()
         result.total = self._calculate_total(validated)
-        if workflow.patched(PATCH_AUTHORIZE_CAPTURE):
+        if self._changed(PATCH_AUTHORIZE_CAPTURE):
             # As shops take money: a hold on the card now; each parcel's share is taken
-            # when it ships, the rest voided. A risky order waits for review on its hold.
+            # when it ships, the rest voided. A risky order waits for review on its hold,
+            # kept by a timer that re-authorizes before it lapses. (v6 kept every order's
+            # hold so; from v7 an order that does not wait renews its hold, if it must,
+            # before the first capture.)
             result.authorization = await self._authorize(result.total)
-            self._keeper = asyncio.ensure_future(self._keep_authorized())
+            if self._flow < ORDER_FLOW:
+                self._keeper = asyncio.ensure_future(self._keep_authorized())
             if self._needs_review():
+                if self._keeper is None:
+                    self._keeper = asyncio.ensure_future(self._keep_authorized())
                 await self._await_review(then=OrderStatus.AUTHORIZED)
         else:
             if self._needs_review():
@@ -340,7 +352,7 @@ class OrderWorkflow:
         await self._quote_shipping()
         await self._schedule_shipments()
 
-    async def _validate(self) -> ValidatedOrder:
+    async def _validate(self) -> Validation:
         assert self._inp is not None
         options = self._inp.options
         request = ValidateRequest(
@@ -350,14 +362,15 @@ class OrderWorkflow:
             review_threshold=options.review_threshold,
             review_timeout_s=options.review_timeout_s,
         )
-        validated: ValidatedOrder = await self._step(
+        validated: Validation = await self._step(
             Step.VALIDATE, Acts.validate_order, request, "validate"
         )
         self._validated = validated
+        self._flow = validated.flow
         self._set_status(OrderStatus.VALIDATED)
         return validated
 
-    def _calculate_total(self, validated: ValidatedOrder) -> OrderTotal:
+    def _calculate_total(self, validated: Validation) -> OrderTotal:
         self._total = price_order(validated.lines, self._order.service_level)
         return self._total
 
@@ -403,59 +416,68 @@ class OrderWorkflow:
         """Re-authorize before the hold lapses, on a durable timer, while the order still
         waits (a seventh of the hold's life before it ends); a declined re-authorization
         cancels the order. Ends once the first parcel captures, or the order ends."""
-        assert self._inp is not None
-        inp = self._inp
-        ttl = timedelta(seconds=inp.options.authorization_ttl_s)
-        sequence = 1
 
         def over() -> bool:
             return self._capturing or self._result is not None or self._stop_reason is not None
 
         while not over():
-            hold = self._authorization
-            assert hold is not None
-            left = hold.expires_at - workflow.now() - ttl / 7
             try:
                 await workflow.wait_condition(
                     over,
-                    timeout=max(left, timedelta(seconds=1)),
+                    timeout=max(self._renew_in(), timedelta(seconds=1)),
                     timeout_summary="re-authorize the card's hold before it lapses",
                 )
                 return
             except asyncio.TimeoutError:
                 pass
-            sequence += 1
-            self._reauthorizing = True
-            try:
-                self._authorization = await run_activity(
-                    Acts.authorize_payment,
-                    AuthorizeRequest(
-                        order_id=inp.order.order_id,
-                        amount=hold.amount,
-                        payment_token=inp.order.payment_token,
-                        expires_at=workflow.now() + ttl,
-                        sequence=sequence,
-                        replaces=hold.reference,
-                    ),
-                    inp.options.steps,
-                    f"re-authorize {hold.amount} (the hold lapses {hold.expires_at:%Y-%m-%d})",
-                )
-            except ActivityError as err:
-                workflow.logger.warning(
-                    "order %s: re-authorization failed: %s",
-                    inp.order.order_id,
-                    describe_error(err),
-                )
+            failure = await self._reauthorize()
+            if failure is not None:
                 if self._stop_reason is None:
-                    self._stop_reason = (
-                        "the card's hold was about to lapse and re-authorization failed: "
-                        f"{describe_error(err)}"
-                    )
+                    self._stop_reason = failure
                 return
-            finally:
-                self._reauthorizing = False
 
-    async def _allocate(self, validated: ValidatedOrder) -> list[ShipmentOutcome]:
+    def _renew_in(self) -> timedelta:
+        """How long until the hold is to be renewed: when a seventh of its life is left."""
+        assert self._inp is not None and self._authorization is not None
+        ttl = timedelta(seconds=self._inp.options.authorization_ttl_s)
+        return self._authorization.expires_at - workflow.now() - ttl / 7
+
+    async def _reauthorize(self) -> str | None:
+        """Replace the hold by a fresh one (the activity voids the old one); None, or why
+        the order must stop when the card declines."""
+        assert self._inp is not None and self._authorization is not None
+        inp = self._inp
+        hold = self._authorization
+        ttl = timedelta(seconds=inp.options.authorization_ttl_s)
+        self._hold_sequence += 1
+        self._reauthorizing = True
+        try:
+            self._authorization = await run_activity(
+                Acts.authorize_payment,
+                AuthorizeRequest(
+                    order_id=inp.order.order_id,
+                    amount=hold.amount,
+                    payment_token=inp.order.payment_token,
+                    expires_at=workflow.now() + ttl,
+                    sequence=self._hold_sequence,
+                    replaces=hold.reference,
+                ),
+                inp.options.steps,
+                f"re-authorize {hold.amount} (the hold lapses {hold.expires_at:%Y-%m-%d})",
+            )
+        except ActivityError as err:
+            workflow.logger.warning(
+                "order %s: re-authorization failed: %s", inp.order.order_id, describe_error(err)
+            )
+            return (
+                "the card's hold was about to lapse and re-authorization failed: "
+                f"{describe_error(err)}"
+            )
+        finally:
+            self._reauthorizing = False
+        return None
+
+    async def _allocate(self, validated: Validation) -> list[ShipmentOutcome]:
         plan = await self._step(
             Step.ALLOCATION,
             Acts.allocate_inventory,
@@ -498,6 +520,12 @@ class OrderWorkflow:
             # From the first capture on, the hold is what it is: no re-authorization.
             self._capturing = True
             await workflow.wait_condition(lambda: not self._reauthorizing)
+            if self._flow >= ORDER_FLOW and self._renew_in() <= timedelta(0):
+                # No timer kept this hold (the order waited for nobody), yet it took long
+                # enough to near the hold's lapse (a worker was down): renew it first.
+                failure = await self._reauthorize()
+                if failure is not None:
+                    raise Stopped(self._stop_reason or failure)
         await self._parcels.each(ShipmentStatus.BOOKED, self._book_parcel)
 
     # -- one warehouse's parcel -------------------------------------------------------------
@@ -589,7 +617,7 @@ class OrderWorkflow:
                 timeout=timedelta(seconds=inp.options.review_timeout_s),
                 # Orders before v6 gave none; the console tells the review window by it.
                 timeout_summary=(
-                    "review window" if workflow.patched(PATCH_AUTHORIZE_CAPTURE) else None
+                    "review window" if self._changed(PATCH_AUTHORIZE_CAPTURE) else None
                 ),
             )
         except asyncio.TimeoutError:
@@ -605,6 +633,15 @@ class OrderWorkflow:
         self._set_status(then)
 
     # -- helpers ----------------------------------------------------------------------------
+
+    def _changed(self, patch: str) -> bool:
+        """Whether this order runs with the change ``patch`` brought in.
+
+        An order of flow 7 or later runs with every change and records no marker for it
+        (its flow is in its validation's recorded result); an older order asks its history,
+        as it always did (``workflow.patched``: true, with a marker, on a first run).
+        """
+        return self._flow >= ORDER_FLOW or workflow.patched(patch)
 
     def _needs_review(self) -> bool:
         threshold = self._inp.options.review_threshold if self._inp else None
@@ -625,7 +662,7 @@ class OrderWorkflow:
             await workflow.wait_condition(lambda: not self._reauthorizing)
         await saga.compensate()
         self._parcels.undone()
-        if saga.failed and workflow.patched(PATCH_PARK_FOR_OPERATOR):
+        if saga.failed and self._changed(PATCH_PARK_FOR_OPERATOR):
             await self._park(saga)
         self._set_status(OrderStatus.NEEDS_ATTENTION if saga.failed else final)
 
@@ -674,6 +711,8 @@ class OrderWorkflow:
         result.compensations = list(self._saga.records) if self._saga else []
         result.shipments = self._parcels.all()
         result.lines = self._validated.lines if self._validated else []
+        # The hold the order ended with (a renewal replaced the first one).
+        result.authorization = self._authorization or result.authorization
         return result
 
     def _finish(self, result: OrderResult, saga: Saga) -> None:
