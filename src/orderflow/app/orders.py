@@ -48,7 +48,7 @@ from orderflow.app.errors import (
 from orderflow.app.inventory import Stock, StockLevel
 from orderflow.app.watch import Watchman
 from orderflow.domain.errors import InvalidOrder
-from orderflow.domain.models import AfterSale, Order, Product
+from orderflow.domain.models import AfterSale, Order
 from orderflow.domain.pricing import order_digest
 from orderflow.domain.status import OrderStatus
 from orderflow.domain.validation import ORDER_ID_PATTERN, validate_order
@@ -163,7 +163,6 @@ class OrderService:
             window_s=return_window_s,
             retries=self.options.compensations,
         )
-        self._catalog: dict[str, Product] | None = None
 
     # -- the door's checks ------------------------------------------------------------------
 
@@ -173,10 +172,9 @@ class OrderService:
         Raises:
             OrderRejected: naming the first field that breaks a rule.
         """
-        if self._catalog is None:
-            self._catalog = self.store.catalog()
+        catalog = self.store.catalog(wanted=[item.sku for item in order.items])
         try:
-            validate_order(order, self._catalog)
+            validate_order(order, catalog)
         except InvalidOrder as err:
             raise OrderRejected.one(err.field, err.rule) from None
 

@@ -20,7 +20,7 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, bindparam, func, select, update
 
 from orderflow.domain.errors import AlreadyCompensated, PaymentRefused
 from orderflow.domain.models import (
@@ -91,19 +91,39 @@ class Money:
         return sum((h.left for h in self.holds if not h.lapsed(now) and h.left > 0), ZERO)
 
 
+#: The ledger row made under an idempotency key.
+_BY_KEY = select(payments).where(payments.c.idempotency_key == bindparam("key"))
+#: An order's ledger rows, oldest first (what ``money_in`` sums).
+_ORDER_ROWS = (
+    select(
+        payments.c.kind,
+        payments.c.amount,
+        payments.c.reference,
+        payments.c.authorization_ref,
+        payments.c.expires_at,
+        payments.c.created_at,
+    )
+    .where(payments.c.order_id == bindparam("order_id"))
+    .order_by(payments.c.id)
+)
+#: A ledger row; the columns only some rows have (each insert names them all, so every
+#: insert is one statement, compiled once).
+_INSERT = payments.insert()
+_OPTIONAL = ("authorization_ref", "expires_at", "note")
+
+
 class SqlLedger(Records, Ledger):
     """The ledger in the ``payments`` table; the compensation's tombstone on the order's row."""
 
     def _existing(self, conn: Connection, key: str) -> Any:
-        return (
-            conn.execute(select(payments).where(payments.c.idempotency_key == key))
-            .mappings()
-            .first()
-        )
+        return conn.execute(_BY_KEY, {"key": key}).mappings().first()
 
     def _insert(self, conn: Connection, **values: Any) -> str:
         reference = values.pop("reference", None) or f"{values['kind'][:2]}_{uuid.uuid4().hex[:16]}"
-        conn.execute(payments.insert().values(reference=reference, **values))
+        # Every optional column given (None when absent): one statement shape, compiled once.
+        row = {name: values.get(name) for name in _OPTIONAL}
+        row.update(values, reference=reference)
+        conn.execute(_INSERT, row)
         return str(reference)
 
     # -- the old way: authorize and capture at once -------------------------------------------
@@ -129,7 +149,7 @@ class SqlLedger(Records, Ledger):
                 idempotency_key=idempotency_key,
                 reference=f"{reference_prefix}_{uuid.uuid4().hex[:16]}",
             )
-            self._note(conn, order_id, "PAID", "payment")
+            self._note(conn, order_id, "PAID", "payment", locked=True)
             return PaymentReceipt(order_id=order_id, reference=reference, amount=amount)
 
     def charge_references(self, order_id: str) -> list[str]:
@@ -182,7 +202,9 @@ class SqlLedger(Records, Ledger):
                 expires_at=expires_at,
             )
             # A risky order waits for review on its hold: the console keeps showing that.
-            self._note(conn, order_id, "AUTHORIZED", "payment", unless=("AWAITING_REVIEW",))
+            self._note(
+                conn, order_id, "AUTHORIZED", "payment", unless=("AWAITING_REVIEW",), locked=True
+            )
             return AuthorizationReceipt(
                 order_id=order_id, reference=reference, amount=amount, expires_at=expires_at
             )
@@ -277,7 +299,7 @@ class SqlLedger(Records, Ledger):
                     authorization_ref=hold.reference,
                 )
                 voided += hold.left
-            self._note(conn, order_id, "COMPENSATING", "void_payment")
+            self._note(conn, order_id, "COMPENSATING", "void_payment", locked=True)
             return VoidReceipt(order_id=order_id, amount=voided + (done or ZERO))
 
     def void_hold(self, order_id: str, authorization: str, idempotency_key: str) -> VoidReceipt:
@@ -318,7 +340,7 @@ class SqlLedger(Records, Ledger):
                 conn.execute(
                     update(orders).where(orders.c.order_id == order_id).values(refunded=True)
                 )
-            self._note(conn, order_id, "COMPENSATING", "refund_payment")
+            self._note(conn, order_id, "COMPENSATING", "refund_payment", locked=True)
             amount = self.money_in(conn, order_id).kept
             if amount <= 0:
                 return RefundReceipt(order_id=order_id, amount=ZERO)
@@ -387,18 +409,7 @@ class SqlLedger(Records, Ledger):
     def money_in(conn: Connection, order_id: str) -> Money:
         money = Money()
         by_ref: dict[str, Hold] = {}
-        rows = conn.execute(
-            select(
-                payments.c.kind,
-                payments.c.amount,
-                payments.c.reference,
-                payments.c.authorization_ref,
-                payments.c.expires_at,
-                payments.c.created_at,
-            )
-            .where(payments.c.order_id == order_id)
-            .order_by(payments.c.id)
-        ).all()
+        rows = conn.execute(_ORDER_ROWS, {"order_id": order_id}).all()
         for kind, amount, reference, authorization, expires_at, created_at in rows:
             if kind == AUTHORIZE:
                 money.authorized += amount

@@ -11,10 +11,20 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Row, select, update
+from sqlalchemy import Row, select, text
 
 from orderflow.store.records import Records
 from orderflow.store.tables import orders, reconcile_runs
+
+#: A new order's row (RECEIVED); an existing one only gains its customer if it had none.
+#: Plain SQL, the same on SQLite and PostgreSQL: SQLAlchemy would compile its dialects'
+#: ``ON CONFLICT`` form again at every use.
+_RECEIVED = text(
+    "INSERT INTO orders (order_id, customer_id, state, refunded, released, shipment_cancelled) "
+    "VALUES (:order_id, :customer_id, 'RECEIVED', FALSE, FALSE, FALSE) "
+    "ON CONFLICT (order_id) DO UPDATE SET customer_id = excluded.customer_id "
+    "WHERE orders.customer_id IS NULL"
+)
 
 
 class OrderProgress(Records):
@@ -41,18 +51,7 @@ class OrderProgress(Records):
     def note_received(self, order_id: str, customer_id: str) -> None:
         """The door started the order (it shows before any worker took it)."""
         with self._tx() as conn:
-            conn.execute(
-                self._insert_missing(
-                    conn,
-                    orders,
-                    {"order_id": order_id, "customer_id": customer_id[:200], "state": "RECEIVED"},
-                )
-            )
-            conn.execute(
-                update(orders)
-                .where(orders.c.order_id == order_id, orders.c.customer_id.is_(None))
-                .values(customer_id=customer_id[:200])
-            )
+            conn.execute(_RECEIVED, {"order_id": order_id, "customer_id": customer_id[:200]})
 
     def note_validated(
         self,

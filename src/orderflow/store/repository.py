@@ -11,7 +11,7 @@ import functools
 import uuid
 from decimal import Decimal
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 
 from orderflow.store.aftersale import SqlAfterSales
 from orderflow.store.ledger import SqlLedger
@@ -23,6 +23,20 @@ from orderflow.store.tables import orders, store_meta
 from orderflow.store.views import ConsoleViews
 
 __all__ = ["Store", "idempotency_key"]
+
+
+#: How an order ended, written once its workflow knows (the first finish time stays).
+_OUTCOME = (
+    update(orders)
+    .where(orders.c.order_id == bindparam("outcome_order"))
+    .values(
+        status=bindparam("outcome", type_=orders.c.status.type),
+        total=bindparam("outcome_total", type_=orders.c.total.type),
+        reason=bindparam("outcome_reason", type_=orders.c.reason.type),
+        finished_at=func.coalesce(orders.c.finished_at, func.now()),
+        error_type=bindparam("outcome_error", type_=orders.c.error_type.type),
+    )
+)
 
 
 class Store(SqlLedger, SqlStockroom, SqlShipmentBook, SqlAfterSales, OrderProgress, ConsoleViews):
@@ -63,17 +77,16 @@ class Store(SqlLedger, SqlStockroom, SqlShipmentBook, SqlAfterSales, OrderProgre
         with self._tx() as conn:
             self._lock_order(conn, order_id)
             conn.execute(
-                update(orders)
-                .where(orders.c.order_id == order_id)
-                .values(
-                    status=status,
-                    total=total,
-                    reason=reason[:500],
-                    finished_at=func.coalesce(orders.c.finished_at, func.now()),
-                    error_type=error_type[:64] or None,
-                )
+                _OUTCOME,
+                {
+                    "outcome_order": order_id,
+                    "outcome": status,
+                    "outcome_total": total,
+                    "outcome_reason": reason[:500],
+                    "outcome_error": error_type[:64] or None,
+                },
             )
-            self._note(conn, order_id, status, "")
+            self._note(conn, order_id, status, "", locked=True)
 
     def outcomes(self) -> dict[str, str]:
         """Recorded final status per order (orders still running are absent)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from decimal import Decimal
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from orderflow.domain.catalog import DEFAULT_WAREHOUSE
 from orderflow.domain.errors import AlreadyCompensated
@@ -17,6 +17,12 @@ from orderflow.domain.models import (
 from orderflow.domain.ports import ShipmentBook
 from orderflow.store.records import BOOKED, CANCELLED, Records
 from orderflow.store.tables import orders, shipments
+
+#: The parcel an order booked from one warehouse, and booking one.
+_BOOKED = select(shipments.c.tracking_number).where(
+    shipments.c.order_id == bindparam("order_id"), shipments.c.warehouse == bindparam("warehouse")
+)
+_BOOK = shipments.insert()
 
 
 class SqlShipmentBook(Records, ShipmentBook):
@@ -34,27 +40,24 @@ class SqlShipmentBook(Records, ShipmentBook):
             flags = self._lock_order(conn, order_id)
             if flags.shipment_cancelled:
                 raise AlreadyCompensated(f"order {order_id}'s shipment was already cancelled")
-            row = conn.execute(
-                select(shipments.c.tracking_number).where(
-                    shipments.c.order_id == order_id, shipments.c.warehouse == warehouse
-                )
-            ).first()
+            row = conn.execute(_BOOKED, {"order_id": order_id, "warehouse": warehouse}).first()
             if row is not None:
                 return ShipmentReceipt(
                     order_id=order_id, warehouse=warehouse, tracking_number=row.tracking_number
                 )
             tracking = f"1Z{uuid.uuid4().hex[:14].upper()}"
             conn.execute(
-                shipments.insert().values(
-                    order_id=order_id,
-                    warehouse=warehouse,
-                    tracking_number=tracking,
-                    service_level=service_level.value,
-                    cost=cost,
-                    status=BOOKED,
-                )
+                _BOOK,
+                {
+                    "order_id": order_id,
+                    "warehouse": warehouse,
+                    "tracking_number": tracking,
+                    "service_level": service_level.value,
+                    "cost": cost,
+                    "status": BOOKED,
+                },
             )
-            self._note(conn, order_id, "SHIPPED", f"shipment:{warehouse}")
+            self._note(conn, order_id, "SHIPPED", f"shipment:{warehouse}", locked=True)
             return ShipmentReceipt(order_id=order_id, warehouse=warehouse, tracking_number=tracking)
 
     def cancel_shipment(self, order_id: str) -> CancelShipmentReceipt:
@@ -73,5 +76,5 @@ class SqlShipmentBook(Records, ShipmentBook):
                 .where(shipments.c.order_id == order_id, shipments.c.status == BOOKED)
                 .values(status=CANCELLED)
             )
-            self._note(conn, order_id, "COMPENSATING", "cancel_shipment")
+            self._note(conn, order_id, "COMPENSATING", "cancel_shipment", locked=True)
             return CancelShipmentReceipt(order_id=order_id, cancelled=result.rowcount)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import Connection, case, func, select, update
+from sqlalchemy import Connection, bindparam, case, func, select, update
 
 from orderflow.domain.catalog import DEFAULT_WAREHOUSE, WAREHOUSES
 from orderflow.domain.errors import AlreadyCompensated, OutOfStock
@@ -24,9 +24,31 @@ from orderflow.domain.ports import Stockroom
 from orderflow.store.records import BOOKED, HELD, RELEASED, Records
 from orderflow.store.tables import orders, products, reservations, restocks, shipments, stock
 
+#: Every shelf's units on hand.
+_SHELVES = select(stock.c.warehouse, stock.c.sku, stock.c.available)
+#: What an order holds in one warehouse.
+_RESERVED = select(reservations.c.sku, reservations.c.quantity).where(
+    reservations.c.order_id == bindparam("order_id"),
+    reservations.c.warehouse == bindparam("warehouse"),
+)
+#: Take ``units`` off a shelf if it has them (no overselling: 0 rows when it has not).
+_TAKE = (
+    update(stock)
+    .where(
+        stock.c.warehouse == bindparam("take_warehouse"),
+        stock.c.sku == bindparam("take_sku"),
+        stock.c.available >= bindparam("take_units"),
+    )
+    .values(available=stock.c.available - bindparam("take_units"))
+)
+_HOLD = reservations.insert()
+
 
 class SqlStockroom(Records, Stockroom):
     """Stock in the ``stock`` and ``reservations`` tables."""
+
+    #: The catalog as last read (see ``catalog``).
+    _catalog: dict[str, Product] | None = None
 
     def seed_catalog(
         self, catalog: Iterable[Product], warehouses: Sequence[str] = WAREHOUSES
@@ -35,6 +57,7 @@ class SqlStockroom(Records, Stockroom):
 
         Safe when several workers start at once: existing rows are skipped, not re-inserted.
         """
+        self._catalog = None
         with self._tx() as conn:
             for product in catalog:
                 conn.execute(self._insert_missing(conn, products, product.model_dump()))
@@ -199,11 +222,21 @@ class SqlStockroom(Records, Stockroom):
             or 0
         )
 
-    def catalog(self) -> dict[str, Product]:
-        """Products by SKU."""
+    def catalog(self, *, wanted: Iterable[str] = ()) -> dict[str, Product]:
+        """Products by SKU.
+
+        Read once and kept: products are only ever added (``seed_catalog``), never changed.
+        ``wanted``: SKUs the caller needs; if the kept copy lacks one (another process
+        seeded it since), the catalog is read again.
+        """
+        kept = self._catalog
+        if kept is not None and all(sku in kept for sku in wanted):
+            return kept
         with self.engine.connect() as conn:
             rows = conn.execute(select(products)).mappings()
-            return {row["sku"]: Product.model_validate(dict(row)) for row in rows}
+            kept = {row["sku"]: Product.model_validate(dict(row)) for row in rows}
+        self._catalog = kept
+        return kept
 
     def available(self) -> dict[str, int]:
         """Units on the shelf (not held) per SKU, over all warehouses."""
@@ -217,9 +250,7 @@ class SqlStockroom(Records, Stockroom):
         """Units on the shelf (not held) per warehouse, then per SKU."""
         result: dict[str, dict[str, int]] = {}
         with self.engine.connect() as conn:
-            for warehouse, sku, units in conn.execute(
-                select(stock.c.warehouse, stock.c.sku, stock.c.available)
-            ):
+            for warehouse, sku, units in conn.execute(_SHELVES):
                 result.setdefault(warehouse, {})[sku] = units
         return result
 
@@ -237,11 +268,8 @@ class SqlStockroom(Records, Stockroom):
             flags = self._lock_order(conn, order_id)
             if flags.released:
                 raise AlreadyCompensated(f"order {order_id}'s stock was already released")
-            rows = conn.execute(
-                select(reservations.c.sku, reservations.c.quantity).where(
-                    reservations.c.order_id == order_id, reservations.c.warehouse == warehouse
-                )
-            ).all()
+            where = {"order_id": order_id, "warehouse": warehouse}
+            rows = conn.execute(_RESERVED, where).all()
             if rows:
                 return ReservationReceipt(
                     order_id=order_id,
@@ -250,13 +278,12 @@ class SqlStockroom(Records, Stockroom):
                 )
             for line in lines:
                 taken = conn.execute(
-                    update(stock)
-                    .where(
-                        stock.c.warehouse == warehouse,
-                        stock.c.sku == line.sku,
-                        stock.c.available >= line.quantity,
-                    )
-                    .values(available=stock.c.available - line.quantity)
+                    _TAKE,
+                    {
+                        "take_warehouse": warehouse,
+                        "take_sku": line.sku,
+                        "take_units": line.quantity,
+                    },
                 )
                 if taken.rowcount != 1:
                     # Leaving the block by exception rolls back the lines already taken.
@@ -264,15 +291,9 @@ class SqlStockroom(Records, Stockroom):
                         f"not enough {line.sku} in {warehouse} for {line.quantity} unit(s)"
                     )
                 conn.execute(
-                    reservations.insert().values(
-                        order_id=order_id,
-                        warehouse=warehouse,
-                        sku=line.sku,
-                        quantity=line.quantity,
-                        status=HELD,
-                    )
+                    _HOLD, {**where, "sku": line.sku, "quantity": line.quantity, "status": HELD}
                 )
-            self._note(conn, order_id, "RESERVED", f"inventory:{warehouse}")
+            self._note(conn, order_id, "RESERVED", f"inventory:{warehouse}", locked=True)
             return ReservationReceipt(
                 order_id=order_id,
                 warehouse=warehouse,
@@ -300,5 +321,5 @@ class SqlStockroom(Records, Stockroom):
                 .values(status=RELEASED)
             )
             conn.execute(update(orders).where(orders.c.order_id == order_id).values(released=True))
-            self._note(conn, order_id, "COMPENSATING", "release_inventory")
+            self._note(conn, order_id, "COMPENSATING", "release_inventory", locked=True)
             return ReleaseReceipt(order_id=order_id, units=sum(row.quantity for row in held))

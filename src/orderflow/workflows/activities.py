@@ -171,7 +171,8 @@ class OrderActivities:
                 non_retryable=True,
             )
         try:
-            validated = validate_order(order, self.store.catalog())
+            catalog = self.store.catalog(wanted=[item.sku for item in order.items])
+            validated = validate_order(order, catalog)
         except InvalidOrder as err:
             log.info(
                 "order %s: invalid: %s", order.order_id, err, extra={"order_id": order.order_id}
