@@ -107,9 +107,11 @@ class Settings(BaseSettings):
     #: Write the OrderStatus search attribute (one history event and one visibility write
     #: each time); off: orders are listed by workflow status only.
     status_search_attribute: bool = True
-    #: ``resting`` (default): write it only where an order can rest (review, operator,
-    #: unwinding, final); ``every``: at every status change too (4 more writes per order).
-    status_updates: StatusUpdates = StatusUpdates.RESTING
+    #: ``waits`` (default): write it only where an order waits for someone or went wrong
+    #: (review, operator, unwinding, failed, cancelled), none for one that runs through;
+    #: ``resting``: also RECEIVED at the start and COMPLETED at the end (2 writes per
+    #: order); ``every``: at every status change (6 writes per order).
+    status_updates: StatusUpdates = StatusUpdates.WAITS
     #: Run workflows in the SDK's sandbox (determinism checks). Off trades those checks for
     #: less worker CPU per order; the test suite always runs sandboxed.
     workflow_sandbox: bool = True

@@ -68,4 +68,4 @@ def test_a_child_does_not_inherit_a_setting_the_parent_left_unset() -> None:
 def test_an_unknown_status_updates_value_is_refused_naming_the_choices() -> None:
     with pytest.raises(ValueError, match="status_updates") as err:
         Settings(status_updates="sometimes")  # type: ignore[arg-type]
-    assert "'every' or 'resting'" in str(err.value)
+    assert "'every', 'resting' or 'waits'" in str(err.value)

@@ -1,8 +1,10 @@
 """The OrderStatus search attribute: what the Web UI and ``orderflow list --status`` filter on.
 
-``resting`` (the default) writes it only where an order can stay (review, unwinding, final);
-``every`` writes every status change. Each write is a history event and a visibility write
-on the server, so ``resting`` is the cheaper one; neither may ever leave a stale wait behind.
+``waits`` (the default) writes it only where an order waits for someone or went wrong
+(review, operator, unwinding, failed, cancelled) and clears it when a wait ends; ``resting``
+also writes RECEIVED at the start and COMPLETED at the end; ``every`` writes every status
+change. Each write is a history event and a visibility write on the server, so ``waits`` is
+the cheapest: an order that runs through writes nothing. None may leave a stale wait behind.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from orderflow.workflows.order import OrderWorkflow
 from tests.workflow.conftest import FAST, make_activities, worker_for
 from tests.workflow.helpers import an_order
 
+WAITS = FAST.model_copy(update={"status_updates": "waits"})
 RESTING = FAST.model_copy(update={"status_updates": "resting"})
 EVERY = FAST.model_copy(update={"status_updates": "every"})
 
@@ -54,12 +57,14 @@ async def current_status(handle: WorkflowHandle[OrderWorkflow, OrderResult]) -> 
 @pytest.mark.parametrize(
     ("options", "expected"),
     [
-        # By default a completed order writes the attribute once: where it ends.
+        # By default an order that runs through writes nothing: its workflow is Completed.
+        (WAITS, []),
+        # ORDERFLOW_STATUS_UPDATES=resting writes where it ends (RECEIVED at the start).
         (RESTING, ["COMPLETED"]),
         # ORDERFLOW_STATUS_UPDATES=every writes each status change.
         (EVERY, ["VALIDATED", "AUTHORIZED", "RESERVED", "SHIPPING_QUOTED", "COMPLETED"]),
     ],
-    ids=["resting", "every"],
+    ids=["waits", "resting", "every"],
 )
 async def test_a_completed_order_writes_the_statuses_of_its_mode(
     temporal_env: WorkflowEnvironment,
@@ -77,15 +82,20 @@ async def test_a_completed_order_writes_the_statuses_of_its_mode(
 
     assert result.status is OrderStatus.COMPLETED
     assert await written_statuses(handle) == expected
-    assert await current_status(handle) == "COMPLETED"
+    assert await current_status(handle) == (expected[-1] if expected else None)
 
 
+@pytest.mark.parametrize("options", [WAITS, RESTING], ids=["waits", "resting"])
 async def test_a_failed_order_shows_its_unwinding_and_its_end(
-    temporal_env: WorkflowEnvironment, task_queue: str, order_prefix: str, store: Store
+    temporal_env: WorkflowEnvironment,
+    task_queue: str,
+    order_prefix: str,
+    store: Store,
+    options: OrderOptions,
 ) -> None:
     too_many = an_order(f"{order_prefix}1", items=[LineItem(sku="CAP-NAVY", quantity=500)])
     async with worker_for(temporal_env.client, task_queue, make_activities(store)):
-        handle = await start_order(temporal_env.client, too_many, task_queue, RESTING)
+        handle = await start_order(temporal_env.client, too_many, task_queue, options)
         result = await result_of(handle)
 
     assert result.status is OrderStatus.FAILED
@@ -114,3 +124,68 @@ async def test_an_order_waiting_for_review_is_listed_as_such_until_approved(
     assert waiting == "AWAITING_REVIEW"
     # Leaving the wait is written too, so the attribute never shows a wait that is over.
     assert await written_statuses(handle) == ["AWAITING_REVIEW", "AUTHORIZED", "COMPLETED"]
+
+
+async def test_by_default_a_review_wait_is_listed_while_it_lasts_and_cleared_after(
+    temporal_env: WorkflowEnvironment, task_queue: str, order_prefix: str, store: Store
+) -> None:
+    risky = WAITS.model_copy(update={"review_threshold": Decimal("50.00")})
+    async with worker_for(temporal_env.client, task_queue, make_activities(store)):
+        handle = await start_order(
+            temporal_env.client, an_order(f"{order_prefix}1"), task_queue, risky
+        )
+        await handle.execute_update(OrderWorkflow.priced)
+        for _ in range(500):
+            if (await handle.query(OrderWorkflow.status)).status is OrderStatus.AWAITING_REVIEW:
+                break
+            await asyncio.sleep(0.02)
+        waiting = await current_status(handle)
+        await handle.execute_update(OrderWorkflow.review, ReviewDecision(approved=True))
+        await result_of(handle)
+
+    assert waiting == "AWAITING_REVIEW"
+    # The wait written, then cleared (not replaced): the order ran through and completed.
+    assert await written_statuses(handle) == ["AWAITING_REVIEW"]
+    assert await current_status(handle) is None
+
+
+async def test_list_by_status_finds_orders_with_and_without_a_written_status(
+    temporal_env: WorkflowEnvironment, task_queue: str, order_prefix: str, store: Store
+) -> None:
+    """COMPLETED finds orders of both modes (one wrote it, one left it to Temporal's own
+    Completed); FAILED the one that wrote it; RECEIVED an order still running."""
+    from orderflow.app.orders import OrderService
+
+    service = OrderService(temporal_env.client, store, task_queue, WAITS)
+    done_waits, done_resting = f"{order_prefix}w", f"{order_prefix}r"
+    failed = an_order(f"{order_prefix}f", items=[LineItem(sku="CAP-NAVY", quantity=500)])
+    async with worker_for(temporal_env.client, task_queue, make_activities(store)):
+        for order, options in (
+            (an_order(done_waits), WAITS),
+            (an_order(done_resting), RESTING),
+            (failed, WAITS),
+        ):
+            await result_of(await start_order(temporal_env.client, order, task_queue, options))
+    # No worker polls now: this one stays running.
+    await start_order(temporal_env.client, an_order(f"{order_prefix}n"), task_queue, WAITS)
+
+    async def listed(status: OrderStatus, expected: set[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for _ in range(200):  # visibility is eventually consistent
+            found = {
+                o.order_id: o.status
+                for o in await service.list_orders(status, limit=1000)
+                if o.order_id.startswith(order_prefix)
+            }
+            if set(found) == expected:
+                break
+            await asyncio.sleep(0.05)
+        return found
+
+    completed = await listed(OrderStatus.COMPLETED, {done_waits, done_resting})
+    failures = await listed(OrderStatus.FAILED, {failed.order_id})
+    running = await listed(OrderStatus.RECEIVED, {f"{order_prefix}n"})
+
+    assert completed == {done_waits: "COMPLETED", done_resting: "COMPLETED"}
+    assert failures == {failed.order_id: "FAILED"}
+    assert running == {f"{order_prefix}n": "RECEIVED"}

@@ -65,6 +65,7 @@ from orderflow.workflows.messages import (
     PricedRequest,
     Resolution,
     ReviewDecision,
+    StatusUpdates,
 )
 from orderflow.workflows.observability import ORDER_STATUS
 from orderflow.workflows.order import OrderWorkflow
@@ -89,8 +90,11 @@ def new_order_id() -> str:
 
 
 def initial_search_attributes(options: OrderOptions | None) -> TypedSearchAttributes | None:
-    """OrderStatus=RECEIVED from the first moment, so list filters see new orders."""
-    if options is not None and not options.status_search_attribute:
+    """OrderStatus=RECEIVED from the first moment, so list filters see new orders; none in
+    ``waits`` mode (an order in progress has none: its workflow is Running)."""
+    if options is not None and (
+        not options.status_search_attribute or options.status_updates == StatusUpdates.WAITS
+    ):
         return None
     return TypedSearchAttributes([SearchAttributePair(ORDER_STATUS, OrderStatus.RECEIVED.value)])
 
@@ -115,6 +119,29 @@ async def start_order(
         )
     except WorkflowAlreadyStartedError:
         return client.get_workflow_handle_for(OrderWorkflow.run, workflow_id(order.order_id))
+
+
+#: An order without an OrderStatus value (``waits`` mode: it neither waits nor failed) is
+#: where its workflow's status says.
+UNWRITTEN = {
+    WorkflowExecutionStatus.RUNNING: OrderStatus.RECEIVED.value,
+    WorkflowExecutionStatus.COMPLETED: OrderStatus.COMPLETED.value,
+}
+
+
+def status_query(status: OrderStatus) -> str:
+    """The visibility query for orders in ``status``.
+
+    Orders record OrderStatus as their status-updates mode says: ``waits`` (the default)
+    writes none for an order in progress or completed, older orders wrote RECEIVED at the
+    start and COMPLETED at the end. Both are found.
+    """
+    name = ORDER_STATUS.name
+    if status is OrderStatus.COMPLETED:
+        return f"({name} = 'COMPLETED' OR (ExecutionStatus = 'Completed' AND {name} IS NULL))"
+    if status is OrderStatus.RECEIVED:
+        return f"ExecutionStatus = 'Running' AND ({name} = 'RECEIVED' OR {name} IS NULL)"
+    return f"{name} = '{status.value}'"
 
 
 class Submission(BaseModel):
@@ -389,23 +416,25 @@ class OrderService:
     async def list_orders(
         self, status: OrderStatus | None = None, limit: int = 100
     ) -> list[OrderSummary]:
-        """Orders, newest first, optionally only those in ``status`` (the search attribute)."""
+        """Orders, newest first, optionally only those in ``status`` (the OrderStatus search
+        attribute; where an order has none, its workflow's status: see ``status_query``)."""
         query = "WorkflowType = 'OrderWorkflow'"
         if status is not None:
-            query += f" AND {ORDER_STATUS.name} = '{status.value}'"
+            query += f" AND {status_query(status)}"
         found: list[OrderSummary] = []
         try:
             async for execution in self.client.list_workflows(query, limit=limit):
-                value = execution.typed_search_attributes.get(ORDER_STATUS)
+                running = (
+                    execution.status
+                    if isinstance(execution.status, WorkflowExecutionStatus)
+                    else None
+                )
                 found.append(
                     OrderSummary(
                         order_id=execution.id.removeprefix("order-"),
-                        status=value or "UNKNOWN",
-                        workflow_status=(
-                            execution.status.name
-                            if isinstance(execution.status, WorkflowExecutionStatus)
-                            else "UNKNOWN"
-                        ),
+                        status=execution.typed_search_attributes.get(ORDER_STATUS)
+                        or (UNWRITTEN.get(running, "UNKNOWN") if running else "UNKNOWN"),
+                        workflow_status=running.name if running else "UNKNOWN",
                     )
                 )
         except RPCError as err:

@@ -180,7 +180,8 @@ def list_orders(
     limit: Annotated[int, typer.Option(min=1, max=10_000, help="At most this many.")] = 50,
     as_json: AsJson = False,
 ) -> None:
-    """List orders, newest first, filtered by the OrderStatus search attribute."""
+    """List orders, newest first, filtered by the OrderStatus search attribute (an order
+    that has none is RECEIVED while its workflow runs, COMPLETED once it completed)."""
     from orderflow.domain.status import RESTING, OrderStatus
     from orderflow.workflows.messages import StatusUpdates
 
@@ -192,13 +193,14 @@ def list_orders(
         fail(f"refused: --status must be one of {choices}", Exit.REFUSED)
     if (
         wanted is not None
-        and settings.status_updates is StatusUpdates.RESTING
+        and settings.status_updates is not StatusUpdates.EVERY
         and wanted not in RESTING
         and wanted is not OrderStatus.RECEIVED
     ):
         say(
             f"note: orders pass {wanted.value} without writing it to OrderStatus "
-            "(ORDERFLOW_STATUS_UPDATES=resting); orders in progress show RECEIVED"
+            f"(ORDERFLOW_STATUS_UPDATES={settings.status_updates.value}); orders in progress "
+            "show RECEIVED"
         )
 
     async def main() -> int:

@@ -56,3 +56,8 @@ CANCELLABLE = frozenset(
 RESTING = frozenset(
     {OrderStatus.AWAITING_REVIEW, OrderStatus.COMPENSATING, OrderStatus.CANCELLING, *TERMINAL}
 )
+
+#: Where an order waits for someone or went wrong: every resting status but COMPLETED. A
+#: completed order's workflow is Completed in Temporal, one in progress Running: Temporal's
+#: own status says it, no search-attribute write needed.
+WAITING = RESTING - {OrderStatus.COMPLETED}

@@ -91,10 +91,15 @@ class StatusUpdates(Vocabulary):
     - ``resting``: only where an order can rest: waiting for a reviewer or an operator,
       unwinding, and final (plus once when it leaves a wait). An order running through its
       steps keeps ``RECEIVED`` (a few milliseconds per step); its query shows the step.
+    - ``waits``: only where an order waits for someone or went wrong: waiting for a
+      reviewer or an operator, unwinding, failed, cancelled; cleared when a wait ends. An
+      order in progress or completed has none: its workflow's own status (Running,
+      Completed) says so, and an order that runs through costs no write at all.
     """
 
     EVERY = "every"
     RESTING = "resting"
+    WAITS = "waits"
 
 
 #: The steps each mode runs locally.
@@ -191,7 +196,7 @@ class OrderOptions(BaseModel):
     status_search_attribute: bool = True
     #: Which status changes reach the search attribute (``StatusUpdates``). The default
     #: here is what orders started before this option existed did (so their histories
-    #: replay); new orders get ``ORDERFLOW_STATUS_UPDATES`` (default ``resting``).
+    #: replay); new orders get ``ORDERFLOW_STATUS_UPDATES`` (default ``waits``).
     status_updates: StatusUpdates = StatusUpdates.EVERY
     #: Which steps run as local activities (``LOCAL_STEPS``). The default here is what
     #: orders started before this option existed ran (so their histories replay); new

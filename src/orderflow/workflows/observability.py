@@ -5,7 +5,7 @@ from __future__ import annotations
 from temporalio import workflow
 from temporalio.common import SearchAttributeKey
 
-from orderflow.domain.status import RESTING, OrderStatus
+from orderflow.domain.status import RESTING, WAITING, OrderStatus
 from orderflow.workflows.messages import (
     CompensationAction,
     OrderOptions,
@@ -22,15 +22,25 @@ class StatusBoard:
 
     def __init__(self) -> None:
         self.status = OrderStatus.RECEIVED
-        #: The search attribute's value (set to RECEIVED by the client at the start).
-        self._published = OrderStatus.RECEIVED
+        #: The search attribute's value (RECEIVED, set by the client at the start; none in
+        #: ``waits`` mode, where the client sets nothing).
+        self._published: OrderStatus | None = OrderStatus.RECEIVED
         self.options: OrderOptions | None = None
+
+    def start(self, options: OrderOptions) -> None:
+        """Take the order's options; in ``waits`` mode the client set no value at the start."""
+        self.options = options
+        if options.status_updates is StatusUpdates.WAITS:
+            self._published = None
 
     def set(self, status: OrderStatus) -> None:
         """Move to ``status``; publish it unless the options say a passing one need not be."""
         self.status = status
         options = self.options
         if options is None or not options.status_search_attribute:
+            return
+        if options.status_updates is StatusUpdates.WAITS:
+            self._publish_waits(status)
             return
         if (
             options.status_updates is StatusUpdates.RESTING
@@ -40,6 +50,17 @@ class StatusBoard:
             return  # a passing status: the query shows it, the search attribute need not
         workflow.upsert_search_attributes([ORDER_STATUS.value_set(status.value)])
         self._published = status
+
+    def _publish_waits(self, status: OrderStatus) -> None:
+        """``waits``: the attribute holds a wait or a failure, and nothing otherwise."""
+        if status in WAITING:
+            if status is not self._published:
+                workflow.upsert_search_attributes([ORDER_STATUS.value_set(status.value)])
+                self._published = status
+        elif self._published is not None:
+            # The wait is over (a reviewer approved): the order is in progress again.
+            workflow.upsert_search_attributes([ORDER_STATUS.value_unset()])
+            self._published = None
 
 
 def count_outcome(result: OrderResult) -> None:

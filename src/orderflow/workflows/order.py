@@ -254,7 +254,7 @@ class OrderWorkflow:
         glance; ``orderflow.app.watch.result_of`` reads the result back either way.
         """
         self._inp = inp
-        self._board.options = inp.options
+        self._board.start(inp.options)
         self._steps.local_steps = LOCAL_STEPS[inp.options.activity_mode]
         order = inp.order
         saga = self._saga = Saga(inp.options.compensations)

@@ -84,8 +84,8 @@ async def list_orders(
         OrderStatus | None,
         Query(
             description="Only orders in this status (the OrderStatus search attribute: by "
-            "default written only for statuses an order rests in; orders in progress show "
-            "RECEIVED)."
+            "default written only where an order waits for someone or went wrong; an order "
+            "without one is RECEIVED while it runs, COMPLETED once it completed)."
         ),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
