@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from temporalio import workflow
@@ -82,12 +81,26 @@ def _outcome(receipt: Receipt) -> tuple[bool, str]:
     return False, "done"  # pragma: no cover - every compensation returns one of the above
 
 
-@dataclass(frozen=True)
 class _Compensation:
-    step: Step
-    action: CompensationAction
-    activity: Callable[..., Any]
-    order_id: str
+    """One compensation owed: which step it undoes, how, for which order.
+
+    A plain class, not a dataclass: this module is imported anew for every order the
+    sandbox runs, and a dataclass costs a code generation (``exec``) at each import.
+    """
+
+    __slots__ = ("action", "activity", "order_id", "step")
+
+    def __init__(
+        self,
+        step: Step,
+        action: CompensationAction,
+        activity: Callable[..., Any],
+        order_id: str,
+    ) -> None:
+        self.step = step
+        self.action = action
+        self.activity = activity
+        self.order_id = order_id
 
 
 class Saga:
