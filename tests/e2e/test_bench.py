@@ -28,6 +28,7 @@ VARIANTS = (
     "orderflow_gzip",
     "checkout",
     "checkout_c10",
+    "checkout_api",
     "orderflow_memory",
     "orderflow_faults",
     "orderflow_fast",
@@ -55,6 +56,8 @@ RATIOS = (
     "grpc_none_vs_gzip",
     "checkout_p50_ms",
     "checkout_p99_ms",
+    "checkout_api_p50_ms",
+    "checkout_api_p99_ms",
 )
 
 

@@ -250,7 +250,8 @@ async def test_no_wait_without_a_worker_accepts_the_order_and_status_shows_what_
     status = await shop.cli("status", order["order_id"], timeout=60)
 
     assert accepted.returncode == Exit.OK, accepted.stderr
-    assert "accepted, not priced yet" in accepted.stdout
+    # Priced at the door and durably accepted; it says nothing runs it yet.
+    assert f"order {order['order_id']}: accepted; total" in accepted.stdout
     assert "no worker polls task queue" in accepted.stderr
     assert status.returncode == Exit.OK, status.stderr
     assert "RECEIVED" in status.stdout and "by the database" in status.stdout

@@ -11,17 +11,15 @@ look at them; a call that waits on a running order watches it and gives up with
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from pydantic import BaseModel
 from temporalio.client import (
     Client,
-    WithStartWorkflowOperation,
     WorkflowExecutionStatus,
     WorkflowFailureError,
     WorkflowHandle,
@@ -48,8 +46,8 @@ from orderflow.app.errors import (
 from orderflow.app.inventory import Stock, StockLevel
 from orderflow.app.watch import Watchman
 from orderflow.domain.errors import InvalidOrder
-from orderflow.domain.models import AfterSale, Order
-from orderflow.domain.pricing import order_digest
+from orderflow.domain.models import AfterSale, Order, ValidatedOrder
+from orderflow.domain.pricing import order_digest, price_order
 from orderflow.domain.status import OrderStatus
 from orderflow.domain.validation import ORDER_ID_PATTERN, validate_order
 from orderflow.store import Store
@@ -62,7 +60,6 @@ from orderflow.workflows.messages import (
     OrderResult,
     OrderState,
     PricedOrder,
-    PricedRequest,
     Resolution,
     ReviewDecision,
     StatusUpdates,
@@ -180,6 +177,8 @@ class OrderService:
         #: How long a waiting call lets an order make no progress before it says so.
         self.watch = Watchman(client, stall_after_s)
         self.stock = Stock(store)
+        #: The store's URL as orders carry it (no password), worked out once.
+        self._store_url = display_url(store.engine.url)
         #: Refunds and returns of delivered orders.
         self.after_sales = AfterSales(
             client,
@@ -193,15 +192,16 @@ class OrderService:
 
     # -- the door's checks ------------------------------------------------------------------
 
-    def check(self, order: Order) -> None:
-        """The rules that need no outside world, against the catalog.
+    def check(self, order: Order) -> ValidatedOrder:
+        """The rules that need no outside world, against the catalog: the order validated,
+        its lines priced.
 
         Raises:
             OrderRejected: naming the first field that breaks a rule.
         """
         catalog = self.store.catalog(wanted=[item.sku for item in order.items])
         try:
-            validate_order(order, catalog)
+            return validate_order(order, catalog)
         except InvalidOrder as err:
             raise OrderRejected.one(err.field, err.rule) from None
 
@@ -211,55 +211,50 @@ class OrderService:
             options=self.options,
             submission=submission,
             store_id=self.store.store_id,
-            store=display_url(self.store.engine.url),
+            store=self._store_url,
         )
 
     # -- starting orders --------------------------------------------------------------------
 
     async def submit(self, order: Order) -> Submission:
-        """Check the order, start it (update-with-start) and answer with its priced form.
+        """Check and price the order, start it, and answer with its priced form at once.
 
-        Submitting the same order id again attaches to the existing order: no second saga,
-        and the answer says it was a repeat. Watched while it waits: a stalled start ends
-        in ``NoWorker`` (the order stays accepted and runs once a worker does).
+        The answer is what the checkout shows: the order validated against the catalog and
+        priced here, at the door, by the same rules and catalog its workflow applies (the
+        products of a catalog never change; see ``Store.catalog``), and durably started: a
+        worker takes it from there, now or whenever one runs. Submitting the same order id
+        again attaches to the existing order: no second saga, and the answer says it was a
+        repeat, with the order's status as it is now.
 
         Raises:
             OrderRejected: the order is invalid (nothing was started, charged or reserved).
             ConflictError: the order id is already used by a different order.
-            NoWorker, TemporalUnavailable.
+            OrderFailed: a repeat of an order that failed before it was priced.
+            TemporalUnavailable.
         """
-        self.check(order)
-        submission = uuid.uuid4().hex
-        start = WithStartWorkflowOperation(
-            OrderWorkflow.run,
-            self._input(order, submission),
-            id=workflow_id(order.order_id),
-            task_queue=self.task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            search_attributes=initial_search_attributes(self.options),
+        priced = self.price(order, self.check(order))
+        if await self._start(order):
+            return Submission(order=priced, new=True)
+        state = await self.status(order.order_id)
+        if state.total is None and state.status.terminal:
+            if state.invalid is not None:
+                raise OrderRejected.one(state.invalid.field, state.invalid.rule)
+            raise OrderFailed(f"the order failed before it was priced: {state.reason}", state)
+        return Submission(
+            order=priced.model_copy(update={"status": state.status, "repeat": True}), new=False
         )
-        request = PricedRequest(submission=submission, digest=order_digest(order))
-        call = self.client.execute_update_with_start_workflow(
-            OrderWorkflow.priced, request, start_workflow_operation=start
+
+    def price(self, order: Order, validated: ValidatedOrder) -> PricedOrder:
+        """The priced order the door answers with (what the workflow's ``priced`` computes)."""
+        total = price_order(validated.lines, order.service_level)
+        threshold = self.options.review_threshold
+        return PricedOrder(
+            order_id=order.order_id,
+            status=OrderStatus.RECEIVED,
+            total=total,
+            lines=validated.lines,
+            needs_review=threshold is not None and total.total > threshold,
         )
-        try:
-            priced = await self.watch.wait(call, workflow_id(order.order_id), self.task_queue)
-        except NoWorker:
-            self.store.note_received(order.order_id, order.customer_id)  # accepted, waiting
-            raise
-        except WorkflowUpdateFailedError as err:
-            raise _refused(err) from None
-        except WorkflowAlreadyStartedError:
-            # The id belongs to an order that has finished: answer with that order.
-            return await self._closed_submission(order, start)
-        except RPCError as err:
-            if err.status is RPCStatusCode.ALREADY_EXISTS:
-                return await self._closed_submission(order, start)
-            raise self._unavailable(err) from err
-        if not priced.repeat:
-            self.store.note_received(order.order_id, order.customer_id)
-        return Submission(order=priced, new=not priced.repeat)
 
     async def start(self, order: Order, *, eager: bool = False) -> bool:
         """Check the order and start it without waiting; False if it was already started.
@@ -274,6 +269,11 @@ class OrderService:
             TemporalUnavailable.
         """
         self.check(order)
+        return await self._start(order, eager=eager)
+
+    async def _start(self, order: Order, *, eager: bool = False) -> bool:
+        """Start the (checked) order; False, after making sure it is the same order, when
+        its id was started already."""
         try:
             await self.client.start_workflow(
                 OrderWorkflow.run,
@@ -295,31 +295,14 @@ class OrderService:
         self.store.note_received(order.order_id, order.customer_id)
         return True
 
-    async def _closed_submission(
-        self, order: Order, start: WithStartWorkflowOperation[Any, Any]
-    ) -> Submission:
-        # The start operation holds the same error; read it so asyncio does not log it.
-        with contextlib.suppress(WorkflowAlreadyStartedError, RPCError):
-            await start.workflow_handle()
-        stored = await self._stored_input(order.order_id)
-        if stored is not None and order_digest(stored.order) != order_digest(order):
-            raise ConflictError(_reused(order.order_id))
-        state = await self.status(order.order_id)
-        if state.total is None:
-            if state.invalid is not None:
-                raise OrderRejected.one(state.invalid.field, state.invalid.rule)
-            raise OrderFailed(f"the order failed before it was priced: {state.reason}", state)
-        return Submission(
-            order=PricedOrder(
-                order_id=order.order_id,
-                status=state.status,
-                total=state.total,
-                lines=state.lines,
-                needs_review=state.needs_review,
-                repeat=True,
-            ),
-            new=False,
-        )
+    async def no_worker(self) -> NoWorker | None:
+        """Why nothing will run orders now (no worker polls the task queue), or None."""
+        try:
+            if await self.watch.has_live_poller(self.task_queue):
+                return None
+        except RPCError as err:
+            raise self._unavailable(err) from err
+        return self.watch.no_worker_for(self.task_queue)
 
     # -- reading orders ---------------------------------------------------------------------
 
@@ -605,18 +588,3 @@ def _refusal(err: WorkflowUpdateFailedError) -> str:
     """Why the workflow refused an update (its validator's message, when it gave one)."""
     cause = err.cause
     return cause.message if isinstance(cause, ApplicationError) else str(err)
-
-
-def _refused(err: WorkflowUpdateFailedError) -> Exception:
-    """The ``priced`` update's refusal as the door's error: field and rule as data."""
-    cause = err.cause
-    if not isinstance(cause, ApplicationError):
-        return err
-    if cause.type == "OrderIdConflict":
-        return ConflictError(cause.message)
-    detail = cause.details[0] if cause.details else None
-    if isinstance(detail, dict) and isinstance(detail.get("field"), str):
-        return OrderRejected.one(detail["field"], str(detail.get("rule", "")))
-    # Not the input's fault (the worker's store, a service that stayed down): the order
-    # is FAILED before it was priced.
-    return OrderFailed(f"the order failed before it was priced: {cause.message}", None)

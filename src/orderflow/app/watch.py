@@ -146,6 +146,15 @@ class Watchman:
             return None
         return self._no_worker(order_id, queue)
 
+    def no_worker_for(self, queue: str) -> NoWorker:
+        """The error an order accepted on ``queue`` meets while no worker polls it."""
+        return NoWorker(
+            f"no worker polls task queue {queue!r} (start one with `orderflow worker "
+            f"--task-queue {queue}`); the order runs as soon as one does",
+            task_queue=queue,
+            accepted=True,
+        )
+
     def _no_worker(self, order_id: str, queue: str) -> NoWorker:
         return NoWorker(
             f"order {order_id} is accepted but nothing processes it: no worker polls task "

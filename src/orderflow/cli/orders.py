@@ -56,12 +56,17 @@ def read_order_file(path: Path, max_bytes: int) -> bytes:
 
 async def follow(service: OrderService, order_id: str, quiet: bool) -> OrderState:
     """Watch the order until it is final or waits for a person; say each change on stderr."""
+    from orderflow.app.errors import NoWorker
     from orderflow.cli.render import step_line
     from orderflow.domain.status import OrderStatus
 
     seen: tuple[object, str] | None = None
     while True:
         state = await service.status(order_id)
+        if state.seen_in == "database":
+            # Nothing answers for the running order (no worker, or none that can run it):
+            # the watch said why; waiting on would be a silent hang.
+            raise NoWorker(state.note, task_queue=service.task_queue, accepted=True)
         if (state.status, state.step) != seen and not quiet:
             say(step_line(state))
         seen = (state.status, state.step)
@@ -113,7 +118,7 @@ def submit(
                 if wait or not stalled.accepted:
                     raise
                 # --no-wait: the order is accepted (durably); it runs once a worker does.
-                typer.echo(f"order {order.order_id}: accepted, not priced yet")
+                typer.echo(f"order {order.order_id}: accepted")
                 say(f"note: {stalled}")
                 return Exit.OK
             except OrderFailed as failed:  # accepted, then failed before it was priced
@@ -130,6 +135,9 @@ def submit(
                     typer.echo(dumps({**answer, "new": submission.new}))
                 else:
                     typer.echo(priced_line(submission.order, new=submission.new))
+                idle = await service.no_worker()
+                if idle is not None:  # accepted (durably): it runs once a worker does
+                    say(f"note: order {order.order_id} is accepted but {idle}")
                 return Exit.OK
             if not as_json:
                 typer.echo(priced_line(submission.order, new=submission.new))

@@ -11,6 +11,7 @@ it is everything, and their server CPU is 0.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import os
 import threading
@@ -23,6 +24,8 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 AsyncRunner = Callable[[T], Awaitable[bool]]
+#: What follows an item, untimed, before its lane takes the next (see ``measure_async``).
+Settle = Callable[[T], Awaitable[object]]
 ThreadRunner = Callable[[T], bool]
 
 _TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK")
@@ -159,16 +162,20 @@ async def measure_async(
     concurrency: int,
     deadline: float,
     clock: CpuClock,
+    settle: Settle[T] | None = None,
 ) -> Figures:
     """Warm up, then run ``items`` with at most ``concurrency`` in flight until ``deadline``.
 
     Each item's latency runs from just before ``run_one`` to its return (start to result).
+    ``settle``: awaited after each item, outside its latency, before the lane goes on (the
+    checkout's answer is timed; its order then runs to its end, so the lanes never pile up
+    orders faster than they are processed).
     """
-    await drive_async(run_one, warmup, Tally(), concurrency, deadline)
+    await drive_async(run_one, warmup, Tally(), concurrency, deadline, settle)
     tally = Tally()
     cpu_before = clock.read()
     started = time.perf_counter()
-    finished = await drive_async(run_one, items, tally, concurrency, deadline)
+    finished = await drive_async(run_one, items, tally, concurrency, deadline, settle)
     seconds = time.perf_counter() - started
     cpu = clock.since(cpu_before)
     return _figures(variant, concurrency, len(items), tally, seconds, cpu, not finished)
@@ -180,6 +187,7 @@ async def drive_async(
     tally: Tally,
     concurrency: int,
     deadline: float,
+    settle: Settle[T] | None = None,
 ) -> bool:
     """Run items with ``concurrency`` lanes; False if the deadline cut it short."""
     queue = list(reversed(items))
@@ -193,6 +201,9 @@ async def drive_async(
             except Exception:  # a crashed order counts as a failure, the run goes on
                 ok = False
             tally.add(time.perf_counter() - started, ok)
+            if settle is not None:
+                with contextlib.suppress(Exception):
+                    await settle(item)
 
     lanes = [asyncio.ensure_future(lane()) for _ in range(max(1, concurrency))]
     _, pending = await asyncio.wait(lanes, timeout=max(0.0, deadline - time.monotonic()))

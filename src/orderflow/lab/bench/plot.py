@@ -32,6 +32,7 @@ _COLOURS = {
     # The checkout's answer: not a whole order (its orders/s is of answers).
     "checkout": "#00838f",
     "checkout_c10": "#4dd0e1",
+    "checkout_api": "#006064",
     "orderflow_memory": "#64b5f6",
     "orderflow_faults": "#5c6bc0",
     "orderflow_fast": "#0d47a1",

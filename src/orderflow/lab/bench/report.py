@@ -31,15 +31,19 @@ TARGETS: tuple[tuple[str, str, str, float], ...] = (
     ("orderflow_p50_vs_bare", "orderflow (faults off) p50 vs bare shape p50", "<=", 1.15),
     ("fast_vs_floor", "fastest config orders/s vs engine floor", ">=", 0.75),
     ("fast_vs_dbos", "fastest config orders/s vs DBOS (sync API)", ">=", 1.0),
-    ("orderflow_vs_naive", "orderflow (faults off) orders/s vs naive version", ">=", 1.5),
+    # (The first pass asked 1.5; the second pass asks 1.3 of the default.)
+    ("orderflow_vs_naive", "orderflow (faults off) orders/s vs naive version", ">=", 1.3),
     ("embedded_vs_memory", "orderflow on the SQLite server vs in-memory server", ">=", 0.8),
     # Second pass: each mode against the bare shape of its own mix, one worker process each.
     ("orderflow_vs_bare_mixed", "orderflow (mixed) orders/s vs bare shape of its mix", ">=", 0.9),
     ("orderflow_p50_vs_bare_mixed", "orderflow (mixed) p50 vs its mix's bare p50", "<=", 1.15),
     ("orderflow_regular_vs_bare", "orderflow (regular) orders/s vs bare regular", ">=", 0.9),
     ("orderflow_local_vs_bare_local", "orderflow (local) orders/s vs bare local", ">=", 0.9),
+    ("fast_vs_dbos_best", "fastest config orders/s vs DBOS's best (either API)", ">=", 1.0),
     ("checkout_p50_ms", "checkout answer p50 ms at concurrency 1", "<=", 25.0),
     ("checkout_p99_ms", "checkout answer p99 ms at concurrency 1", "<=", 60.0),
+    ("checkout_api_p50_ms", "POST /orders answer p50 ms at concurrency 1", "<=", 25.0),
+    ("checkout_api_p99_ms", "POST /orders answer p99 ms at concurrency 1", "<=", 60.0),
 )
 
 
@@ -145,9 +149,13 @@ def ratios(results: dict[str, Figures]) -> dict[str, float]:
         out[key] = _div(get(a, "p50_ms"), get(b, "p50_ms"))
     for key, (a, b) in RATIO_PAIRS.items():
         out[f"{key}_cpu"] = _div(get(a, "orders_per_cpu_s"), get(b, "orders_per_cpu_s"))
+    # DBOS's best figure on the workload, whichever of its two APIs gave it.
+    dbos = [v for v in (get("dbos", "wps"), get("dbos_async", "wps")) if not math.isnan(v)]
+    out["fast_vs_dbos_best"] = _div(get("orderflow_fast", "wps"), max(dbos, default=math.nan))
     # The checkout's answer, in ms (targets read them from here too).
-    out["checkout_p50_ms"] = get("checkout", "p50_ms")
-    out["checkout_p99_ms"] = get("checkout", "p99_ms")
+    for variant in ("checkout", "checkout_api"):
+        out[f"{variant}_p50_ms"] = get(variant, "p50_ms")
+        out[f"{variant}_p99_ms"] = get(variant, "p99_ms")
     return out
 
 

@@ -41,6 +41,7 @@ from orderflow.lab.bench.variants import (
     bare_local_variant,
     bare_mix_variant,
     bare_variant,
+    checkout_api_variant,
     floor_variant,
     naive_variant,
     orderflow_gzip_variant,
@@ -65,6 +66,7 @@ VARIANTS: tuple[str, ...] = (
     "orderflow_gzip",
     "checkout",
     "checkout_c10",
+    "checkout_api",
     "orderflow_memory",
     "orderflow_faults",
     "orderflow_fast",
@@ -90,6 +92,7 @@ ON_SQLITE = frozenset(
         "orderflow_gzip",
         "checkout",
         "checkout_c10",
+        "checkout_api",
         "orderflow_faults",
         "orderflow_fast",
         "orderflow_fast_1p",
@@ -105,6 +108,7 @@ LABELS = {
     "orderflow_gzip": "orderflow, faults off, gRPC messages gzipped (the SDK's default)",
     "checkout": "checkout answer (submit to priced order), concurrency 1",
     "checkout_c10": "checkout answer (submit to priced order), concurrency 10",
+    "checkout_api": "checkout answer (POST /orders over HTTP), concurrency 1",
     "naive": "naive Temporal version",
     "orderflow": "orderflow, faults off",
     "orderflow_memory": "orderflow, faults off, in-memory server",
@@ -118,7 +122,7 @@ LABELS = {
 }
 
 #: The checkout variants run at their own concurrency, whatever the plan's.
-CHECKOUT_CONCURRENCY = {"checkout": 1, "checkout_c10": 10}
+CHECKOUT_CONCURRENCY = {"checkout": 1, "checkout_c10": 10, "checkout_api": 1}
 
 Progress = Callable[[str], None]
 #: The marker the SDK records for each completed local activity.
@@ -351,6 +355,8 @@ def _variant(
         return orderflow_variant(ctx, tag, orders, seed=seed, mode=ActivityMode.LOCAL)
     if variant == "orderflow_gzip":
         return orderflow_gzip_variant(ctx, tag, orders, seed=seed)
+    if variant == "checkout_api":
+        return checkout_api_variant(ctx, tag, orders, seed=seed)
     if variant in CHECKOUT_CONCURRENCY:
         return orderflow_variant(ctx, tag, orders, seed=seed, checkout=True)
     if variant == "naive":
@@ -398,7 +404,14 @@ async def _measure_one(
     assert ctx is not None, f"no server for {variant}"
     async with _variant(ctx, variant, tag, orders, plan.seed) as one:
         return await measure_async(
-            variant, one, warmup, items, concurrency=concurrency, deadline=deadline, clock=ctx.clock
+            variant,
+            one,
+            warmup,
+            items,
+            concurrency=concurrency,
+            deadline=deadline,
+            clock=ctx.clock,
+            settle=getattr(one, "settle", None),
         )
 
 

@@ -7,12 +7,14 @@ stops the worker when the block ends.
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from temporalio.client import Client
 from temporalio.worker import Worker
@@ -358,15 +360,92 @@ def _start_and_wait(service: OrderService, *, eager: bool = False) -> OrderRunne
     return one
 
 
-def _checkout(service: OrderService) -> OrderRunner:
-    """The checkout's answer: ``OrderService.submit`` (update-with-start, as ``POST /orders``
-    does) until the priced order comes back; the order goes on processing after it."""
+class _Checkout:
+    """The checkout's answer: ``OrderService.submit`` (what ``POST /orders`` does) until the
+    priced order comes back. Then, untimed (``settle``), the order runs to its end before
+    the lane checks out the next: the lanes keep ``concurrency`` orders in flight, and never
+    accept orders faster than they are processed."""
 
-    async def one(order: Order) -> bool:
-        submission = await service.submit(order)
+    def __init__(self, service: OrderService) -> None:
+        self.service = service
+
+    async def __call__(self, order: Order) -> bool:
+        submission = await self.service.submit(order)
         return submission.new
 
-    return one
+    async def settle(self, order: Order) -> None:
+        await self.service.result(order.order_id)
+
+
+def _checkout(service: OrderService) -> OrderRunner:
+    return _Checkout(service)
+
+
+class _ApiCheckout(_Checkout):
+    """The checkout through the REST API: ``POST /orders`` over loopback HTTP, to the
+    priced answer (201); then, untimed, the order runs to its end."""
+
+    def __init__(self, service: OrderService, http: Any) -> None:
+        super().__init__(service)
+        self.http = http
+
+    async def __call__(self, order: Order) -> bool:
+        answer = await self.http.post("/orders", json=order.model_dump(mode="json"))
+        return bool(answer.status_code == 201)
+
+
+@asynccontextmanager
+async def checkout_api_variant(
+    ctx: BenchContext, tag: str, orders: Sequence[Order], *, seed: int = 7
+) -> AsyncIterator[OrderRunner]:
+    """The checkout's answer through the API: orderflow's own app (``create_app``, its
+    auth, body limits and strict model) served by uvicorn on a free loopback port in this
+    process, asked by an HTTP client on a kept-alive connection, as a shop's frontend
+    would."""
+    import secrets
+
+    import httpx
+    import uvicorn
+    from pydantic import SecretStr
+
+    from orderflow.api.app import create_app
+    from orderflow.lab.bench.servers import free_port
+
+    settings = orderflow_settings(ctx, tag, faults=False, seed=seed)
+    key = secrets.token_urlsafe(24)
+    settings = settings.model_copy(update={"api_keys": SecretStr(key)})
+    store = fresh_store(settings, settings.data_dir, orders)
+    service = build_service(ctx.client, store, settings)
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(settings, service),
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            access_log=False,
+            lifespan="on",
+        )
+    )
+    serving = asyncio.ensure_future(server.serve())
+    try:
+        while not server.started:
+            if serving.done():
+                serving.result()  # raises why it could not start
+            await asyncio.sleep(0.01)
+        async with (
+            running_worker(ctx.client, settings, build_activities(store, settings)),
+            httpx.AsyncClient(
+                base_url=f"http://127.0.0.1:{port}",
+                headers={"Authorization": f"Bearer {key}"},
+                timeout=30,
+            ) as http,
+        ):
+            yield _ApiCheckout(service, http)
+    finally:
+        server.should_exit = True
+        await serving
+        store.engine.dispose()
 
 
 @asynccontextmanager
