@@ -1,11 +1,12 @@
-"""The peer a user might pick instead: the same 5-step order on DBOS Transact.
+"""The peer a user might pick instead: orderflow's order on DBOS Transact.
 
-validate, charge, reserve, quote, book are DBOS steps (checkpointed in DBOS's system
-database, here SQLite); the total is computed inline, as orderflow computes it in
-workflow code. The steps do the same database work as orderflow's activities (the same
-store and simulated services, no injected faults). Two flavours: the sync API (a
-workflow function called from a thread, steps run in that thread) and the async API
-(coroutines; the blocking store calls go to a thread with ``asyncio.to_thread``).
+The same workload as orderflow's order (``orderflow.lab.bench.order_steps``): validate,
+authorize, allocate, then per parcel reserve, quote, book and capture, and record the
+outcome, each a DBOS step (checkpointed in DBOS's system database, here SQLite); the total
+and each parcel's share are computed inline, as orderflow computes them in workflow code.
+The door's check comes first, as in orderflow. Two flavours: the sync API (a workflow
+function called from a thread, steps run in that thread) and the async API (coroutines;
+the blocking store calls go to a thread with ``asyncio.to_thread``).
 
 Importing this module needs the optional ``dbos`` package (dependency group ``bench``).
 DBOS 3.x starts no HTTP server (no admin server, no Conductor without a key): it binds
@@ -19,42 +20,33 @@ import logging
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
 from dbos import DBOS, DBOSConfig
 
-from orderflow.adapters.simulated import InventorySystem, PaymentGateway, ShippingCarrier
 from orderflow.domain.models import (
+    AuthorizationReceipt,
+    CaptureReceipt,
     Order,
-    PaymentReceipt,
+    PricedLine,
     ReservationReceipt,
     ShipmentReceipt,
     ShippingQuote,
     ValidatedOrder,
 )
 from orderflow.domain.pricing import price_order
-from orderflow.domain.validation import validate_order
+from orderflow.lab.bench.order_steps import OrderSteps, shares
 from orderflow.store import Store
 
-
-@dataclass
-class _Services:
-    store: Store
-    gateway: PaymentGateway
-    inventory: InventorySystem
-    carrier: ShippingCarrier
-
-
 #: Set by ``dbos_session`` for the steps: DBOS steps are module functions, not closures.
-_services: _Services | None = None
+_steps: OrderSteps | None = None
 
 
-def _svc() -> _Services:
-    if _services is None:
+def _svc() -> OrderSteps:
+    if _steps is None:
         raise RuntimeError("dbos_session() is not open")
-    return _services
+    return _steps
 
 
 # -- sync API ---------------------------------------------------------------------------------
@@ -62,44 +54,71 @@ def _svc() -> _Services:
 
 @DBOS.step(name="bench_validate")
 def validate_step(order: Order) -> ValidatedOrder:
-    """Check the order against the catalog and price its lines."""
-    return validate_order(order, _svc().store.catalog())
+    """Validate and price the lines."""
+    return _svc().validate(order)
 
 
-@DBOS.step(name="bench_charge")
-def charge_step(order_id: str, amount: Decimal, token: str) -> PaymentReceipt:
-    """Charge the card once per order."""
-    return _svc().gateway.charge(order_id, amount, token, f"{order_id}:payment")
+@DBOS.step(name="bench_authorize")
+def authorize_step(order_id: str, amount: Decimal, token: str) -> AuthorizationReceipt:
+    """Hold the total on the card."""
+    return _svc().authorize(order_id, amount, token)
+
+
+@DBOS.step(name="bench_allocate")
+def allocate_step(lines: list[PricedLine]) -> dict[str, list[PricedLine]]:
+    """Which warehouse ships which lines."""
+    return _svc().allocate(lines)
 
 
 @DBOS.step(name="bench_reserve")
-def reserve_step(validated: ValidatedOrder) -> ReservationReceipt:
-    """Hold the stock."""
-    return _svc().inventory.reserve(validated.order.order_id, validated.lines)
+def reserve_step(order_id: str, lines: list[PricedLine], warehouse: str) -> ReservationReceipt:
+    """Hold one parcel's stock."""
+    return _svc().reserve(order_id, lines, warehouse)
 
 
 @DBOS.step(name="bench_quote")
-def quote_step(validated: ValidatedOrder) -> ShippingQuote:
-    """Quote the shipping."""
-    order = validated.order
-    return _svc().carrier.quote(order.order_id, validated.lines, order.service_level)
+def quote_step(order: Order, lines: list[PricedLine], warehouse: str) -> ShippingQuote:
+    """Quote one parcel's shipping."""
+    return _svc().quote(order, lines, warehouse)
 
 
 @DBOS.step(name="bench_book")
 def book_step(quote: ShippingQuote) -> ShipmentReceipt:
-    """Book the shipment."""
-    return _svc().carrier.book(quote.order_id, quote)
+    """Book one parcel's shipment."""
+    return _svc().book(quote)
+
+
+@DBOS.step(name="bench_capture")
+def capture_step(
+    order_id: str, authorization: str, amount: Decimal, warehouse: str
+) -> CaptureReceipt:
+    """Take one parcel's share from the hold."""
+    return _svc().capture(order_id, authorization, amount, warehouse)
+
+
+@DBOS.step(name="bench_finish")
+def finish_step(order_id: str, total: Decimal) -> None:
+    """Record the outcome."""
+    _svc().finish(order_id, total)
 
 
 @DBOS.workflow(name="bench_order")
 def order_workflow(order: Order) -> str:
-    """The five steps in order; returns the tracking number."""
+    """The order's steps in order; returns the first parcel's tracking number."""
     validated = validate_step(order)
-    total = price_order(validated.lines, order.service_level)
-    charge_step(order.order_id, total.total, order.payment_token)
-    reserve_step(validated)
-    quote = quote_step(validated)
-    return book_step(quote).tracking_number
+    total = price_order(validated.lines, order.service_level).total
+    hold = authorize_step(order.order_id, total, order.payment_token)
+    parcels = allocate_step(validated.lines)
+    share = shares(total, parcels)
+    for warehouse, lines in parcels.items():
+        reserve_step(order.order_id, lines, warehouse)
+    quotes = {w: quote_step(order, lines, w) for w, lines in parcels.items()}
+    tracking = []
+    for warehouse, quote in quotes.items():
+        tracking.append(book_step(quote).tracking_number)
+        capture_step(order.order_id, hold.reference, share[warehouse], warehouse)
+    finish_step(order.order_id, total)
+    return tracking[0]
 
 
 # -- async API --------------------------------------------------------------------------------
@@ -108,47 +127,72 @@ def order_workflow(order: Order) -> str:
 @DBOS.step(name="bench_validate_async")
 async def validate_step_async(order: Order) -> ValidatedOrder:
     """``validate_step`` off the event loop."""
-    return await asyncio.to_thread(validate_order, order, _svc().store.catalog())
+    return await asyncio.to_thread(_svc().validate, order)
 
 
-@DBOS.step(name="bench_charge_async")
-async def charge_step_async(order_id: str, amount: Decimal, token: str) -> PaymentReceipt:
-    """``charge_step`` off the event loop."""
-    return await asyncio.to_thread(
-        _svc().gateway.charge, order_id, amount, token, f"{order_id}:payment"
-    )
+@DBOS.step(name="bench_authorize_async")
+async def authorize_step_async(order_id: str, amount: Decimal, token: str) -> AuthorizationReceipt:
+    """``authorize_step`` off the event loop."""
+    return await asyncio.to_thread(_svc().authorize, order_id, amount, token)
+
+
+@DBOS.step(name="bench_allocate_async")
+async def allocate_step_async(lines: list[PricedLine]) -> dict[str, list[PricedLine]]:
+    """``allocate_step`` off the event loop."""
+    return await asyncio.to_thread(_svc().allocate, lines)
 
 
 @DBOS.step(name="bench_reserve_async")
-async def reserve_step_async(validated: ValidatedOrder) -> ReservationReceipt:
+async def reserve_step_async(
+    order_id: str, lines: list[PricedLine], warehouse: str
+) -> ReservationReceipt:
     """``reserve_step`` off the event loop."""
-    return await asyncio.to_thread(
-        _svc().inventory.reserve, validated.order.order_id, validated.lines
-    )
+    return await asyncio.to_thread(_svc().reserve, order_id, lines, warehouse)
 
 
 @DBOS.step(name="bench_quote_async")
-async def quote_step_async(validated: ValidatedOrder) -> ShippingQuote:
-    """``quote_step`` (no I/O: the carrier's quote is arithmetic)."""
-    order = validated.order
-    return _svc().carrier.quote(order.order_id, validated.lines, order.service_level)
+async def quote_step_async(order: Order, lines: list[PricedLine], warehouse: str) -> ShippingQuote:
+    """``quote_step`` off the event loop."""
+    return await asyncio.to_thread(_svc().quote, order, lines, warehouse)
 
 
 @DBOS.step(name="bench_book_async")
 async def book_step_async(quote: ShippingQuote) -> ShipmentReceipt:
     """``book_step`` off the event loop."""
-    return await asyncio.to_thread(_svc().carrier.book, quote.order_id, quote)
+    return await asyncio.to_thread(_svc().book, quote)
+
+
+@DBOS.step(name="bench_capture_async")
+async def capture_step_async(
+    order_id: str, authorization: str, amount: Decimal, warehouse: str
+) -> CaptureReceipt:
+    """``capture_step`` off the event loop."""
+    return await asyncio.to_thread(_svc().capture, order_id, authorization, amount, warehouse)
+
+
+@DBOS.step(name="bench_finish_async")
+async def finish_step_async(order_id: str, total: Decimal) -> None:
+    """``finish_step`` off the event loop."""
+    await asyncio.to_thread(_svc().finish, order_id, total)
 
 
 @DBOS.workflow(name="bench_order_async")
 async def order_workflow_async(order: Order) -> str:
-    """The five steps in order, as coroutines; returns the tracking number."""
+    """The order's steps in order, as coroutines; returns the first tracking number."""
     validated = await validate_step_async(order)
-    total = price_order(validated.lines, order.service_level)
-    await charge_step_async(order.order_id, total.total, order.payment_token)
-    await reserve_step_async(validated)
-    quote = await quote_step_async(validated)
-    return (await book_step_async(quote)).tracking_number
+    total = price_order(validated.lines, order.service_level).total
+    hold = await authorize_step_async(order.order_id, total, order.payment_token)
+    parcels = await allocate_step_async(validated.lines)
+    share = shares(total, parcels)
+    for warehouse, lines in parcels.items():
+        await reserve_step_async(order.order_id, lines, warehouse)
+    quotes = {w: await quote_step_async(order, lines, w) for w, lines in parcels.items()}
+    tracking = []
+    for warehouse, quote in quotes.items():
+        tracking.append((await book_step_async(quote)).tracking_number)
+        await capture_step_async(order.order_id, hold.reference, share[warehouse], warehouse)
+    await finish_step_async(order.order_id, total)
+    return tracking[0]
 
 
 # -- lifecycle --------------------------------------------------------------------------------
@@ -157,22 +201,20 @@ async def order_workflow_async(order: Order) -> str:
 @contextmanager
 def dbos_session(system_db: Path, store: Store) -> Iterator[None]:
     """DBOS launched on a fresh SQLite system database; destroyed (threads joined) after."""
-    global _services
+    global _steps
     config: DBOSConfig = {
         "name": "orderflow-bench",
         "system_database_url": f"sqlite:///{system_db}",
         "log_level": "WARNING",
     }
-    _services = _Services(
-        store, PaymentGateway(store), InventorySystem(store), ShippingCarrier(store)
-    )
+    _steps = OrderSteps.over(store)
     DBOS(config=config)
     try:
         DBOS.launch()
         yield
     finally:
         DBOS.destroy()
-        _services = None
+        _steps = None
         _restore_default_executor()
         # DBOS logs its shutdown at INFO on its own handler; keep the bench's output clean.
         logging.getLogger("dbos").setLevel(logging.WARNING)
@@ -192,10 +234,12 @@ def _restore_default_executor() -> None:
 
 
 def run_sync(order: Order) -> bool:
-    """One order through the sync workflow (called from a bench thread)."""
+    """One order through the door's check and the sync workflow (from a bench thread)."""
+    _svc().admit(order)
     return bool(order_workflow(order))
 
 
 async def run_async(order: Order) -> bool:
-    """One order through the async workflow."""
+    """One order through the door's check and the async workflow."""
+    await asyncio.to_thread(_svc().admit, order)
     return bool(await order_workflow_async(order))

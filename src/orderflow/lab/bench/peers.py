@@ -13,6 +13,7 @@ from orderflow.adapters.simulated import InventorySystem, PaymentGateway, Shippi
 from orderflow.config import Settings
 from orderflow.domain.models import Order
 from orderflow.lab.bench.measure import CpuClock, Figures, measure_async, measure_threads
+from orderflow.lab.bench.order_steps import OrderSteps
 from orderflow.lab.bench.workload import fresh_store
 from orderflow.lab.legacy.processor import LegacyOrderProcessor
 
@@ -74,7 +75,7 @@ async def measure_dbos(
     deadline: float,
     use_async: bool,
 ) -> Figures:
-    """The 5-step order on DBOS with a fresh SQLite system database and store."""
+    """orderflow's order on DBOS with a fresh SQLite system database and store."""
     from orderflow.lab.bench import dbos_peer  # needs the optional package: imported late
 
     store = fresh_store(settings, data_dir, [*warmup, *orders])
@@ -118,13 +119,15 @@ async def measure_restate(
     concurrency: int,
     deadline: float,
 ) -> Figures:
-    """The 5-step order as a Restate workflow: a fresh server and service per measurement,
-    each order one call through the server's ingress, waited for to its result."""
+    """orderflow's order as a Restate workflow: a fresh server and service per measurement,
+    each order the door's check and one call through the server's ingress, waited for to
+    its result."""
     import httpx
 
     from orderflow.lab.bench.restate_peer import WORKFLOW, restate_stack
 
     store = fresh_store(settings, data_dir, [*warmup, *orders])
+    steps = OrderSteps.over(store)
     url = store.engine.url.render_as_string(hide_password=False)
     started = time.monotonic()
     try:
@@ -133,6 +136,7 @@ async def measure_restate(
             async with httpx.AsyncClient(base_url=stack.ingress, timeout=60, limits=limits) as http:
 
                 async def one(order: Order) -> bool:
+                    steps.admit(order)  # the door's check, as orderflow's client does it
                     answer = await http.post(
                         f"/{WORKFLOW}/{order.order_id}/run", json=order.model_dump(mode="json")
                     )

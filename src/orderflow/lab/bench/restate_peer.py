@@ -1,9 +1,10 @@
-"""The other durable-execution engine a user compares: the same 5-step order on Restate.
+"""The other durable-execution engine a user compares: orderflow's order on Restate.
 
-validate, charge, reserve, quote, book are ``ctx.run`` steps of a Restate workflow (each
-journaled by the Restate server before the next runs); the total is computed inline, as
-orderflow computes it in workflow code. The steps do the same database work as the DBOS
-peer's (the same store and simulated services, no injected faults), off the event loop.
+The same workload as orderflow's order and the DBOS peer's (``order_steps``): validate,
+authorize, allocate, per parcel reserve, quote, book and capture, and record the outcome,
+each a ``ctx.run`` step of a Restate workflow (journaled by the Restate server before the
+next runs), its store calls off the event loop; the total and each parcel's share are
+computed inline, as orderflow computes them in workflow code. No injected faults.
 
 The server is the ``restate-server`` binary of the npm package ``@restatedev/restate-server``
 (``make bench-peers`` installs it into ``.tools/restate``; ``RESTATE_SERVER_BIN`` names
@@ -30,6 +31,14 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from orderflow.domain.models import (
+    AuthorizationReceipt,
+    Order,
+    PricedLine,
+    ShippingQuote,
+    ValidatedOrder,
+)
 
 #: Where ``make bench-peers`` installs the server (relative to the repository).
 BUNDLED = Path(".tools/restate/node_modules/.bin/restate-server")
@@ -81,61 +90,83 @@ def build_app(database_url: str) -> Any:
     """The Restate workflow over the store at ``database_url``, as an ASGI app."""
     import restate
 
-    from orderflow.adapters.simulated import InventorySystem, PaymentGateway, ShippingCarrier
-    from orderflow.domain.models import Order, ShippingQuote, ValidatedOrder
     from orderflow.domain.pricing import price_order
-    from orderflow.domain.validation import validate_order
+    from orderflow.lab.bench.order_steps import OrderSteps, shares
     from orderflow.store import Store, make_engine
 
-    store = Store(make_engine(database_url))
-    gateway, inventory, carrier = (
-        PaymentGateway(store),
-        InventorySystem(store),
-        ShippingCarrier(store),
-    )
-    catalog = store.catalog()
+    steps = OrderSteps.over(Store(make_engine(database_url)))
     flow = restate.Workflow(WORKFLOW)
 
-    # (Annotations are evaluated by the SDK in this module's globals: plain types only.)
+    def dumped(value: Any) -> dict[str, Any]:
+        return dict(value.model_dump(mode="json"))
+
+    # (The SDK evaluates each step's annotations in this module's globals: the models are
+    # imported at module level for that.)
     @flow.main()
     async def run(ctx: Any, raw: dict[str, Any]) -> str:
         order = Order.model_validate(raw)
 
         async def validate() -> dict[str, Any]:
-            return validate_order(order, catalog).model_dump(mode="json")
+            return dumped(await asyncio.to_thread(steps.validate, order))
 
         validated = ValidatedOrder.model_validate(await ctx.run("validate", validate))
-        total = price_order(validated.lines, order.service_level)
+        total = price_order(validated.lines, order.service_level).total
 
-        async def charge() -> str:
-            receipt = await asyncio.to_thread(
-                gateway.charge,
-                order.order_id,
-                total.total,
-                order.payment_token,
-                f"{order.order_id}:payment",
-            )
-            return receipt.reference
-
-        async def reserve() -> int:
-            held = await asyncio.to_thread(inventory.reserve, order.order_id, validated.lines)
-            return sum(line.quantity for line in held.lines)
-
-        async def quote() -> dict[str, Any]:
-            return carrier.quote(order.order_id, validated.lines, order.service_level).model_dump(
-                mode="json"
+        async def authorize() -> dict[str, Any]:
+            return dumped(
+                await asyncio.to_thread(steps.authorize, order.order_id, total, order.payment_token)
             )
 
-        await ctx.run("charge", charge)
-        await ctx.run("reserve", reserve)
-        quoted = ShippingQuote.model_validate(await ctx.run("quote", quote))
+        hold = AuthorizationReceipt.model_validate(await ctx.run("authorize", authorize))
 
-        async def book() -> str:
-            receipt = await asyncio.to_thread(carrier.book, order.order_id, quoted)
-            return receipt.tracking_number
+        async def allocate() -> dict[str, Any]:
+            plan = await asyncio.to_thread(steps.allocate, validated.lines)
+            return {w: [dumped(line) for line in lines] for w, lines in plan.items()}
 
-        tracking: str = await ctx.run("book", book)
-        return tracking
+        parcels = {
+            warehouse: [PricedLine.model_validate(line) for line in lines]
+            for warehouse, lines in (await ctx.run("allocate", allocate)).items()
+        }
+        share = shares(total, parcels)
+        quotes: dict[str, ShippingQuote] = {}
+        for warehouse, lines in parcels.items():
+
+            async def reserve(lines: list[PricedLine] = lines, warehouse: str = warehouse) -> int:
+                held = await asyncio.to_thread(steps.reserve, order.order_id, lines, warehouse)
+                return sum(line.quantity for line in held.lines)
+
+            await ctx.run(f"reserve {warehouse}", reserve)
+        for warehouse, lines in parcels.items():
+
+            async def quote(
+                lines: list[PricedLine] = lines, warehouse: str = warehouse
+            ) -> dict[str, Any]:
+                return dumped(await asyncio.to_thread(steps.quote, order, lines, warehouse))
+
+            quotes[warehouse] = ShippingQuote.model_validate(
+                await ctx.run(f"quote {warehouse}", quote)
+            )
+        tracking: list[str] = []
+        for warehouse, quoted in quotes.items():
+
+            async def book(quoted: ShippingQuote = quoted) -> str:
+                return (await asyncio.to_thread(steps.book, quoted)).tracking_number
+
+            async def capture(warehouse: str = warehouse) -> str:
+                taken = await asyncio.to_thread(
+                    steps.capture, order.order_id, hold.reference, share[warehouse], warehouse
+                )
+                return taken.reference
+
+            tracking.append(await ctx.run(f"book {warehouse}", book))
+            await ctx.run(f"capture {warehouse}", capture)
+
+        async def finish() -> bool:
+            await asyncio.to_thread(steps.finish, order.order_id, total)
+            return True
+
+        await ctx.run("record outcome", finish)
+        return tracking[0]
 
     return restate.app(services=[flow])
 
