@@ -26,6 +26,7 @@ VARIANTS = (
     "orderflow_regular",
     "orderflow_local",
     "orderflow_gzip",
+    "orderflow_tuned",
     "checkout",
     "checkout_c10",
     "checkout_api",
@@ -54,6 +55,9 @@ RATIOS = (
     "orderflow_regular_vs_bare",
     "orderflow_local_vs_bare_local",
     "grpc_none_vs_gzip",
+    "tuned_vs_orderflow",
+    "fast_vs_dbos_best",
+    "fast_vs_restate",
     "checkout_p50_ms",
     "checkout_p99_ms",
     "checkout_api_p50_ms",
@@ -106,9 +110,11 @@ def test_bench_reports_every_figure_and_writes_the_plot(tmp_path: Path) -> None:
             continue
         for key in PER_VARIANT:
             assert is_number(figures[f"{variant}_{key}"]), (f"{variant}_{key}", figures)
+    # A ratio with an optional peer is null only when that peer did not run.
+    peer_of = {"fast_vs_dbos": "dbos", "fast_vs_dbos_best": "dbos", "fast_vs_restate": "restate"}
     for key in RATIOS:
-        dbos_missing = figures["dbos_wps"] is None
-        assert is_number(figures[key]) or (key == "fast_vs_dbos" and dbos_missing), key
+        peer_missing = key in peer_of and figures[f"{peer_of[key]}_wps"] is None
+        assert is_number(figures[key]) or peer_missing, key
     assert figures["bare_steps"] >= 1
     # The ceiling of the local-activity shape, from bare_local's CPU per order.
     assert is_number(figures["local_ceiling_wps"]) and is_number(figures["local_ceiling_x_floor"])

@@ -20,7 +20,8 @@ from orderflow.cli.common import Seed, exit_now, run_async, settings_with, setup
 #: help does not import the lab; tests/unit/test_bench_cli.py keeps the two equal).
 _ALL = (
     "floor,bare,bare_mixed,bare_local,naive,orderflow,orderflow_regular,orderflow_local,"
-    "orderflow_gzip,checkout,checkout_c10,checkout_api,orderflow_memory,orderflow_faults,"
+    "orderflow_gzip,orderflow_tuned,checkout,checkout_c10,checkout_api,orderflow_memory,"
+    "orderflow_faults,"
     "orderflow_fast,orderflow_fast_1p,legacy,dbos,dbos_async,restate"
 )
 

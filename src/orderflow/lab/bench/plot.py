@@ -29,6 +29,7 @@ _COLOURS = {
     "orderflow_regular": "#42a5f5",
     "orderflow_local": "#1e88e5",
     "orderflow_gzip": "#90caf9",
+    "orderflow_tuned": "#0277bd",
     # The checkout's answer: not a whole order (its orders/s is of answers).
     "checkout": "#00838f",
     "checkout_c10": "#4dd0e1",

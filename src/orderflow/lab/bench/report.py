@@ -121,6 +121,8 @@ RATIO_PAIRS: dict[str, tuple[str, str]] = {
     "orderflow_local_vs_bare_local": ("orderflow_local", "bare_local"),
     # The gRPC compression lever: uncompressed on loopback (the default) vs gzip.
     "grpc_none_vs_gzip": ("orderflow", "orderflow_gzip"),
+    # The worker-tuning lever: more pollers and workflow-task slots, eager start.
+    "tuned_vs_orderflow": ("orderflow_tuned", "orderflow"),
     # Beside Restate, in the same run (no target: its engine floor is below ours).
     "fast_vs_restate": ("orderflow_fast", "restate"),
 }

@@ -64,6 +64,7 @@ VARIANTS: tuple[str, ...] = (
     "orderflow_regular",
     "orderflow_local",
     "orderflow_gzip",
+    "orderflow_tuned",
     "checkout",
     "checkout_c10",
     "checkout_api",
@@ -90,6 +91,7 @@ ON_SQLITE = frozenset(
         "orderflow_regular",
         "orderflow_local",
         "orderflow_gzip",
+        "orderflow_tuned",
         "checkout",
         "checkout_c10",
         "checkout_api",
@@ -106,6 +108,7 @@ LABELS = {
     "orderflow_regular": "orderflow, faults off, every step regular",
     "orderflow_local": "orderflow, faults off, every step local",
     "orderflow_gzip": "orderflow, faults off, gRPC messages gzipped (the SDK's default)",
+    "orderflow_tuned": "orderflow, faults off, the fastest config's pollers, slots and eager start",
     "checkout": "checkout answer (submit to priced order), concurrency 1",
     "checkout_c10": "checkout answer (submit to priced order), concurrency 10",
     "checkout_api": "checkout answer (POST /orders over HTTP), concurrency 1",
@@ -355,6 +358,8 @@ def _variant(
         return orderflow_variant(ctx, tag, orders, seed=seed, mode=ActivityMode.LOCAL)
     if variant == "orderflow_gzip":
         return orderflow_gzip_variant(ctx, tag, orders, seed=seed)
+    if variant == "orderflow_tuned":
+        return orderflow_variant(ctx, tag, orders, seed=seed, tuning=FAST)
     if variant == "checkout_api":
         return checkout_api_variant(ctx, tag, orders, seed=seed)
     if variant in CHECKOUT_CONCURRENCY:

@@ -260,10 +260,12 @@ async def orderflow_variant(
     seed: int = 7,
     mode: ActivityMode | None = None,
     checkout: bool = False,
+    tuning: FastKnobs | None = None,
 ) -> AsyncIterator[OrderRunner]:
     """orderflow's OrderWorkflow and activities: its own worker, or the fast configuration;
     ``mode``: another activity mode than the default; ``checkout``: time the checkout's
-    answer (the priced order of a submission), not the order to its end."""
+    answer (the priced order of a submission), not the order to its end; ``tuning``: only
+    the worker tuning of a configuration (pollers, slots, eager start), not its settings."""
     settings = orderflow_settings(ctx, tag, faults=faults, seed=seed)
     if fast is not None:
         settings = fast.settings(settings)
@@ -272,21 +274,22 @@ async def orderflow_variant(
     store = fresh_store(settings, settings.data_dir, orders)
     activities = build_activities(store, settings)
     service = build_service(ctx.client, store, settings)
-    tuning = (
+    knobs = fast or tuning
+    worker_options = (
         {
-            "max_concurrent_workflow_tasks": fast.max_concurrent_workflow_tasks,
-            "max_concurrent_workflow_task_polls": fast.workflow_task_polls,
-            "max_concurrent_activity_task_polls": fast.activity_task_polls,
+            "max_concurrent_workflow_tasks": knobs.max_concurrent_workflow_tasks,
+            "max_concurrent_workflow_task_polls": knobs.workflow_task_polls,
+            "max_concurrent_activity_task_polls": knobs.activity_task_polls,
         }
-        if fast is not None
+        if knobs is not None
         else {}
     )
     try:
-        async with running_worker(ctx.client, settings, activities, **tuning):
+        async with running_worker(ctx.client, settings, activities, **worker_options):
             if checkout:
                 yield _checkout(service)
             else:
-                yield _start_and_wait(service, eager=fast is not None and fast.eager_start)
+                yield _start_and_wait(service, eager=knobs is not None and knobs.eager_start)
     finally:
         store.engine.dispose()
 
