@@ -373,7 +373,7 @@ def markdown(run: BenchRun, plots: dict[str, str | None]) -> str:
     parts = [
         "# orderflow bench results",
         "",
-        f"`{command}` (generated; variants are described in `src/orderflow/bench/`).",
+        f"`{command}` (generated; variants are described in `src/orderflow/lab/bench/`).",
         "",
         "```",
         table(run),
