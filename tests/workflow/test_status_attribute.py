@@ -103,14 +103,17 @@ async def test_a_failed_order_shows_its_unwinding_and_its_end(
     assert await current_status(handle) == "FAILED"
 
 
-async def test_an_order_waiting_for_review_is_listed_as_such_until_approved(
-    temporal_env: WorkflowEnvironment, task_queue: str, order_prefix: str, store: Store
-) -> None:
-    risky = RESTING.model_copy(update={"review_threshold": Decimal("50.00")})
+async def approved_after_review(
+    temporal_env: WorkflowEnvironment,
+    task_queue: str,
+    order_id: str,
+    store: Store,
+    options: OrderOptions,
+) -> tuple[WorkflowHandle[OrderWorkflow, OrderResult], str | None]:
+    """Run an order that waits for review, approve it, let it finish: its handle, and its
+    OrderStatus while it waited."""
     async with worker_for(temporal_env.client, task_queue, make_activities(store)):
-        handle = await start_order(
-            temporal_env.client, an_order(f"{order_prefix}1"), task_queue, risky
-        )
+        handle = await start_order(temporal_env.client, an_order(order_id), task_queue, options)
         await handle.execute_update(OrderWorkflow.priced)
         # The card's hold comes first, then the wait.
         for _ in range(500):
@@ -120,6 +123,16 @@ async def test_an_order_waiting_for_review_is_listed_as_such_until_approved(
         waiting = await current_status(handle)
         await handle.execute_update(OrderWorkflow.review, ReviewDecision(approved=True))
         await result_of(handle)
+    return handle, waiting
+
+
+async def test_an_order_waiting_for_review_is_listed_as_such_until_approved(
+    temporal_env: WorkflowEnvironment, task_queue: str, order_prefix: str, store: Store
+) -> None:
+    risky = RESTING.model_copy(update={"review_threshold": Decimal("50.00")})
+    handle, waiting = await approved_after_review(
+        temporal_env, task_queue, f"{order_prefix}1", store, risky
+    )
 
     assert waiting == "AWAITING_REVIEW"
     # Leaving the wait is written too, so the attribute never shows a wait that is over.
@@ -130,18 +143,9 @@ async def test_by_default_a_review_wait_is_listed_while_it_lasts_and_cleared_aft
     temporal_env: WorkflowEnvironment, task_queue: str, order_prefix: str, store: Store
 ) -> None:
     risky = WAITS.model_copy(update={"review_threshold": Decimal("50.00")})
-    async with worker_for(temporal_env.client, task_queue, make_activities(store)):
-        handle = await start_order(
-            temporal_env.client, an_order(f"{order_prefix}1"), task_queue, risky
-        )
-        await handle.execute_update(OrderWorkflow.priced)
-        for _ in range(500):
-            if (await handle.query(OrderWorkflow.status)).status is OrderStatus.AWAITING_REVIEW:
-                break
-            await asyncio.sleep(0.02)
-        waiting = await current_status(handle)
-        await handle.execute_update(OrderWorkflow.review, ReviewDecision(approved=True))
-        await result_of(handle)
+    handle, waiting = await approved_after_review(
+        temporal_env, task_queue, f"{order_prefix}1", store, risky
+    )
 
     assert waiting == "AWAITING_REVIEW"
     # The wait written, then cleared (not replaced): the order ran through and completed.

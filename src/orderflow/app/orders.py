@@ -120,7 +120,7 @@ async def start_order(
 
 #: An order without an OrderStatus value (``waits`` mode: it neither waits nor failed) is
 #: where its workflow's status says.
-UNWRITTEN = {
+UNWRITTEN: dict[WorkflowExecutionStatus | None, str] = {
     WorkflowExecutionStatus.RUNNING: OrderStatus.RECEIVED.value,
     WorkflowExecutionStatus.COMPLETED: OrderStatus.COMPLETED.value,
 }
@@ -416,7 +416,7 @@ class OrderService:
                     OrderSummary(
                         order_id=execution.id.removeprefix("order-"),
                         status=execution.typed_search_attributes.get(ORDER_STATUS)
-                        or (UNWRITTEN.get(running, "UNKNOWN") if running else "UNKNOWN"),
+                        or UNWRITTEN.get(running, "UNKNOWN"),
                         workflow_status=running.name if running else "UNKNOWN",
                     )
                 )

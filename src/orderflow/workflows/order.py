@@ -337,11 +337,9 @@ class OrderWorkflow:
             # hold so; from v7 an order that does not wait renews its hold, if it must,
             # before the first capture.)
             result.authorization = await self._authorize(result.total)
-            if self._flow < ORDER_FLOW:
+            if self._flow < ORDER_FLOW or self._needs_review():
                 self._keeper = asyncio.ensure_future(self._keep_authorized())
             if self._needs_review():
-                if self._keeper is None:
-                    self._keeper = asyncio.ensure_future(self._keep_authorized())
                 await self._await_review(then=OrderStatus.AUTHORIZED)
         else:
             if self._needs_review():
